@@ -1,0 +1,1 @@
+"""The conversation engine: turn-taking, replies, and the public `Agent` class."""

@@ -1,0 +1,43 @@
+"""The conversation as the LLM sees it: instructions, few-shot examples, and what was said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from voxroom.providers.base import ChatMessage
+
+MAX_HISTORY_MESSAGES = 16  # keeps the prompt small: short-context local models, fast prefill
+
+
+@dataclass(slots=True)
+class UserTurn:
+    """A user turn as the agent's hooks see it; hooks may rewrite `text` or add context."""
+
+    turn_id: int
+    text: str
+    source: str  # "voice" | "chat"
+    context: list[str] = field(default_factory=list)
+
+    def add_context(self, text: str) -> None:
+        """Knowledge for this turn only (RAG results, tool output): shown to the model, not kept."""
+        if text.strip():
+            self.context.append(text.strip())
+
+
+class ChatContext:
+    def __init__(self, instructions: str, examples: list[tuple[str, str]]) -> None:
+        self._preamble = [ChatMessage("system", instructions)]
+        for question, answer in examples:
+            self._preamble += [ChatMessage("user", question), ChatMessage("assistant", answer)]
+        self.history: list[ChatMessage] = []
+
+    def messages_for(self, turn: UserTurn) -> list[ChatMessage]:
+        extra = [ChatMessage("system", "Context: " + " ".join(turn.context))] if turn.context else []
+        return [*self._preamble, *self.history[-MAX_HISTORY_MESSAGES:], *extra,
+                ChatMessage("user", turn.text)]
+
+    def add_exchange(self, user_text: str, agent_text: str, interrupted: bool) -> None:
+        """Record a finished turn; `agent_text` is what was actually played, not generated."""
+        self.history.append(ChatMessage("user", user_text))
+        if agent_text:
+            self.history.append(ChatMessage("assistant", agent_text, interrupted=interrupted))

@@ -1,0 +1,185 @@
+"""The user side of a session: VAD over inbound audio, turn detection, and transcription.
+
+Transcription starts speculatively as soon as the user pauses, so Whisper's fixed cost is
+hidden inside the end-of-turn silence instead of added after it. Interim captions come from
+re-transcribing the growing utterance when the recognizer is otherwise idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable
+from typing import Literal, Protocol
+
+import numpy as np
+
+from voxroom.agent.timing import TurnTimings, now
+from voxroom.agent.turns import TurnDetector, TurnEvent
+from voxroom.config import TurnConfig
+from voxroom.media.audio import BlockSlicer
+from voxroom.providers.base import STT, VAD, ProviderError, Transcript
+
+log = logging.getLogger(__name__)
+
+PREROLL_BLOCKS = 10  # ~320 ms kept before speech onset so the first syllable isn't clipped
+Mode = Literal["hands_free", "push_to_talk"]
+
+
+class ListenerEvents(Protocol):
+    def new_turn_id(self) -> int: ...
+    def on_speech_start(self, turn_id: int) -> None: ...
+    def on_interim(self, turn_id: int, text: str) -> None: ...
+    def on_user_turn(self, text: str, timings: TurnTimings) -> Awaitable[None]: ...
+    def on_error(self, message: str) -> None: ...
+
+
+class SpeechListener:
+    def __init__(self, vad: VAD, stt: STT, config: TurnConfig, events: ListenerEvents) -> None:
+        self._vad = vad.create_stream()
+        self._block_size = vad.block_size
+        self._sample_rate = vad.sample_rate
+        self._block_ms = 1000.0 * vad.block_size / vad.sample_rate
+        self._stt = stt
+        self._config = config
+        self._events = events
+        self._detector = TurnDetector(config, self._block_ms)
+        self._preroll: deque[np.ndarray] = deque(maxlen=PREROLL_BLOCKS)
+        self._utterance: list[np.ndarray] = []
+        self._turn_id = 0
+        self._speculative: asyncio.Task[Transcript] | None = None
+        self._interim: asyncio.Task[None] | None = None
+        self._interim_at_blocks = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.mode: Mode = "hands_free"
+        self._ptt_pressed = False
+
+    # --- main loop -------------------------------------------------------------------------
+    async def run(self, audio: AsyncIterator[np.ndarray]) -> None:
+        slicer = BlockSlicer(self._block_size)
+        try:
+            async for chunk in audio:
+                for block in slicer.push(chunk):
+                    await self._on_block(block)
+        finally:
+            await self.close()
+
+    async def _on_block(self, block: np.ndarray) -> None:
+        if self.mode == "push_to_talk":
+            if self._ptt_pressed:
+                self._utterance.append(block)
+            return
+        probability = await self._vad.probability(block)
+        if self._detector.in_turn:
+            self._utterance.append(block)
+        else:
+            self._preroll.append(block)
+        event = self._detector.update(probability)
+        if event is TurnEvent.SPEECH_START:
+            self._begin_turn()
+        elif event is TurnEvent.PAUSE:
+            self._speculative = asyncio.ensure_future(self._transcribe(self._audio()))
+        elif event is TurnEvent.RESUME:
+            self._drop_speculative()
+        elif event is TurnEvent.END_OF_TURN:
+            self._finish_turn(eot_wait_s=self._detector.silence_ms / 1000.0)
+        elif self._detector.in_turn:
+            self._maybe_interim()
+
+    def _begin_turn(self) -> None:
+        self._turn_id = self._events.new_turn_id()
+        self._utterance = list(self._preroll)
+        self._preroll.clear()
+        self._interim_at_blocks = len(self._utterance)
+        self._events.on_speech_start(self._turn_id)
+
+    def _audio(self) -> np.ndarray:
+        audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.int16)
+        return audio[-int(self._config.max_utterance_s * self._sample_rate) :]
+
+    # --- transcription -----------------------------------------------------------------------
+    async def _transcribe(self, audio: np.ndarray) -> Transcript:
+        return await self._stt.transcribe(audio)
+
+    def _drop_speculative(self) -> None:
+        if self._speculative is not None:
+            self._speculative.cancel()
+            self._speculative = None
+
+    def _maybe_interim(self) -> None:
+        interval_blocks = self._config.interim_interval_ms / self._block_ms
+        if self._config.interim_interval_ms <= 0 or (self._interim and not self._interim.done()):
+            return
+        if len(self._utterance) - self._interim_at_blocks < interval_blocks:
+            return
+        self._interim_at_blocks = len(self._utterance)
+        self._interim = asyncio.ensure_future(self._send_interim(self._turn_id, self._audio()))
+
+    async def _send_interim(self, turn_id: int, audio: np.ndarray) -> None:
+        try:
+            transcript = await self._transcribe(audio)
+        except ProviderError as exc:
+            log.warning("interim transcription failed: %s", exc)
+            return
+        if turn_id == self._turn_id and transcript.text:
+            self._events.on_interim(turn_id, transcript.text)
+
+    def _finish_turn(self, eot_wait_s: float) -> None:
+        decided = now()
+        timings = TurnTimings(
+            turn_id=self._turn_id, speech_end=decided - eot_wait_s, end_of_turn=decided
+        )
+        speculative, self._speculative = self._speculative, None
+        audio = self._audio()
+        self._utterance = []
+        if self._interim is not None:
+            self._interim.cancel()
+            self._interim = None
+        task = asyncio.ensure_future(self._finalize(audio, speculative, timings))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finalize(
+        self, audio: np.ndarray, speculative: asyncio.Task[Transcript] | None, timings: TurnTimings
+    ) -> None:
+        try:
+            if speculative is not None:
+                transcript = await speculative
+                timings.speculative_stt = True
+            else:
+                transcript = await self._transcribe(audio)
+        except ProviderError as exc:
+            self._events.on_error(f"speech recognition failed: {exc}")
+            return
+        timings.transcript_ready = now()
+        await self._events.on_user_turn(transcript.text, timings)
+
+    # --- push-to-talk ----------------------------------------------------------------------
+    def set_mode(self, mode: Mode) -> None:
+        self.mode = mode
+        self._ptt_pressed = False
+        self._detector.reset()
+        self._utterance = []
+        self._drop_speculative()
+
+    def press(self) -> None:
+        if self.mode != "push_to_talk" or self._ptt_pressed:
+            return
+        self._ptt_pressed = True
+        self._turn_id = self._events.new_turn_id()
+        self._utterance = []
+        self._events.on_speech_start(self._turn_id)
+
+    def release(self) -> None:
+        if self.mode != "push_to_talk" or not self._ptt_pressed:
+            return
+        self._ptt_pressed = False
+        self._finish_turn(eot_wait_s=0.0)
+
+    async def close(self) -> None:
+        self._drop_speculative()
+        for task in [*self._tasks, *([self._interim] if self._interim else [])]:
+            task.cancel()
+        self._tasks.clear()
+

@@ -1,0 +1,88 @@
+"""One agent reply: text stream → sentences → TTS → outbound sink, as one cancellable unit.
+
+Generation and synthesis run concurrently in a task group (the LLM writes sentence 2 while
+sentence 1 is synthesized and played). Markers in the sink record which sentences actually
+started playing, so an interrupted reply keeps only what the user heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from voxroom.agent.chunking import SentenceChunker
+from voxroom.agent.timing import TurnTimings, now
+from voxroom.providers.base import TTS
+from voxroom.transport.base import AudioSink
+
+
+class Reply:
+    def __init__(
+        self,
+        *,
+        text: AsyncIterator[str],
+        tts: TTS,
+        sink: AudioSink,
+        timings: TurnTimings,
+        on_sentence_played: Callable[[str], None],
+    ) -> None:
+        self._text = text
+        self._tts = tts
+        self._sink = sink
+        self.timings = timings
+        self._on_sentence_played = on_sentence_played
+        self.heard: list[str] = []  # sentences whose audio started playing
+        self.generated: list[str] = []
+        self._played_out = asyncio.Event()
+
+    @property
+    def heard_text(self) -> str:
+        return " ".join(self.heard)
+
+    async def run(self) -> None:
+        """Returns once every queued sentence has been played out (or raises on failure)."""
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._generate(sentences))
+            group.create_task(self._speak(sentences))
+        await self._played_out.wait()
+
+    async def _generate(self, sentences: asyncio.Queue[str | None]) -> None:
+        chunker = SentenceChunker()
+        self.timings.llm_request = now()
+        try:
+            async for delta in self._text:
+                if self.timings.llm_first_token is None:
+                    self.timings.llm_first_token = now()
+                for piece in chunker.push(delta):
+                    self._queue_sentence(sentences, piece)
+            if rest := chunker.flush():
+                self._queue_sentence(sentences, rest)
+        finally:
+            sentences.put_nowait(None)
+
+    def _queue_sentence(self, sentences: asyncio.Queue[str | None], sentence: str) -> None:
+        if self.timings.first_sentence is None:
+            self.timings.first_sentence = now()
+        self.generated.append(sentence)
+        sentences.put_nowait(sentence)
+
+    async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
+        while (sentence := await sentences.get()) is not None:
+            self._sink.mark(lambda s=sentence: self._sentence_started(s))
+            async for chunk in self._tts.synthesize(sentence):
+                if self.timings.tts_first_chunk is None:
+                    self.timings.tts_first_chunk = now()
+                self._sink.push(chunk, self._tts.sample_rate)
+        self._sink.mark(self._played_out.set)
+
+    def _sentence_started(self, sentence: str) -> None:
+        if self.timings.first_audio_sent is None:
+            self.timings.first_audio_sent = now()
+        self.heard.append(sentence)
+        self._on_sentence_played(sentence)
+
+
+async def single_text(text: str) -> AsyncIterator[str]:
+    """A fixed utterance as a text stream (for `say()`, greetings, apologies)."""
+    yield text

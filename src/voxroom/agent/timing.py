@@ -1,0 +1,45 @@
+"""Per-turn stage timestamps (monotonic seconds) and the latency breakdown built from them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from voxroom.agent.protocol import TurnMetrics
+
+
+def now() -> float:
+    return time.monotonic()
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000.0, 1)
+
+
+@dataclass(slots=True)
+class TurnTimings:
+    turn_id: int
+    speech_end: float | None = None  # last voiced audio of the user (None for typed turns)
+    end_of_turn: float | None = None  # the turn was decided complete
+    transcript_ready: float | None = None
+    llm_request: float | None = None
+    llm_first_token: float | None = None
+    first_sentence: float | None = None
+    tts_first_chunk: float | None = None
+    first_audio_sent: float | None = None
+    speculative_stt: bool = False
+
+    def metrics(self) -> TurnMetrics:
+        start = self.speech_end if self.speech_end is not None else self.end_of_turn
+        return TurnMetrics(
+            turn_id=self.turn_id,
+            eot_wait_ms=_ms(self.speech_end, self.end_of_turn),
+            stt_ms=_ms(self.end_of_turn, self.transcript_ready),
+            llm_first_token_ms=_ms(self.llm_request, self.llm_first_token),
+            first_sentence_ms=_ms(self.end_of_turn, self.first_sentence),
+            tts_first_chunk_ms=_ms(self.first_sentence, self.tts_first_chunk),
+            total_ms=_ms(start, self.first_audio_sent),
+            speculative_stt=self.speculative_stt,
+        )

@@ -1,0 +1,1 @@
+"""Shipped agents: short files on the public API, meant to be copied."""

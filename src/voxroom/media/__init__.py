@@ -1,0 +1,1 @@
+"""Audio frames and conversions: pure functions and small classes, no I/O on the media path."""

@@ -1,0 +1,1 @@
+"""Model backends behind four base classes (VAD, STT, LLM, TTS); see `base`."""

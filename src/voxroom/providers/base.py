@@ -1,0 +1,151 @@
+"""Base classes every provider implements, and the off-loop execution they all share.
+
+Inference never runs on the event loop: each loaded model owns a small thread pool
+(`ModelRunner`), shared by every session of the process, so sessions queue for a model instead
+of each starting threads of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+class ProviderError(RuntimeError):
+    """A model backend failed; the session reports it and goes on."""
+
+
+class ModelRunner:
+    """Runs blocking model calls in a dedicated pool so the media path never waits on them."""
+
+    def __init__(self, name: str, workers: int = 1) -> None:
+        self.name = name
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"voxroom-{name}")
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def iterate(self, make_iter: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+        """Drive a blocking iterator in the pool and yield its items on the loop as they come.
+
+        `make_iter` receives a stop event; closing the async iterator (cancellation, barge-in)
+        sets it and the producer stops at its next item, freeing the model for other sessions.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in make_iter(stop):
+                    if stop.is_set():
+                        break
+                    loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+            except BaseException as exc:  # surfaced on the loop, not lost in the thread
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+
+        future = loop.run_in_executor(self._pool, produce)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "item":
+                    yield value  # type: ignore[misc]
+                elif kind == "error":
+                    assert isinstance(value, BaseException)
+                    raise ProviderError(f"{self.name}: {value}") from value
+                else:
+                    break
+        finally:
+            stop.set()
+            if not future.done():  # let the producer reach its stop check: the model is free after
+                await asyncio.shield(future)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --- VAD -----------------------------------------------------------------------------------
+
+
+class VADStream(ABC):
+    """Per-session VAD state over fixed blocks of 16 kHz int16 audio."""
+
+    @abstractmethod
+    async def probability(self, block: np.ndarray) -> float: ...
+
+
+class VAD(ABC):
+    sample_rate: int = 16000
+    block_size: int = 512
+
+    @abstractmethod
+    def create_stream(self) -> VADStream: ...
+
+
+# --- STT -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None = None
+    audio_seconds: float = 0.0
+
+
+class STT(ABC):
+    sample_rate: int = 16000
+    name: str = "stt"
+
+    @abstractmethod
+    async def transcribe(self, samples: np.ndarray) -> Transcript:
+        """Transcribe mono int16 audio at `sample_rate`."""
+
+
+# --- LLM -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LLMRequest:
+    messages: list[ChatMessage]
+    max_tokens: int = 64
+    temperature: float = 0.6
+    stop: list[str] = field(default_factory=list)
+
+
+class LLM(ABC):
+    name: str = "llm"
+    model: str = "unknown"
+
+    @abstractmethod
+    def stream(self, request: LLMRequest) -> AsyncIterator[str]:
+        """Yield text deltas as the model produces them."""
+
+
+# --- TTS -----------------------------------------------------------------------------------
+
+
+class TTS(ABC):
+    name: str = "tts"
+    sample_rate: int = 22050
+
+    @abstractmethod
+    def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
+        """Yield mono int16 chunks at `sample_rate` for `text` (one sentence or clause)."""

@@ -1,0 +1,50 @@
+"""llama.cpp (llama-cpp-python) for local GGUF models, streamed token by token.
+
+Base models get a few-shot completion prompt (see `prompt`). llama.cpp keeps the KV cache of
+the previous prompt and reuses its longest common prefix, so the fixed instructions and
+examples are evaluated once, not every turn.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from llama_cpp import Llama
+
+from voxroom.providers.base import LLM, LLMRequest, ModelRunner
+from voxroom.providers.prompt import COMPLETION_STOPS, completion_prompt
+
+
+class LlamaCppLLM(LLM):
+    name = "llama.cpp"
+
+    def __init__(self, model_path: str | Path, *, threads: int = 2, context: int = 2048) -> None:
+        self._llama = Llama(
+            model_path=str(model_path), n_ctx=context, n_threads=threads, verbose=False
+        )
+        self.model = Path(model_path).name
+        # llama.cpp contexts are not thread-safe: one generation at a time per loaded model.
+        self.runner = ModelRunner("llm", workers=1)
+
+    def _generate(self, request: LLMRequest, stop: threading.Event) -> Iterator[str]:
+        stream = self._llama.create_completion(
+            completion_prompt(request.messages),
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=0.9,
+            repeat_penalty=1.1,
+            stop=COMPLETION_STOPS + request.stop,
+            stream=True,
+        )
+        for part in stream:
+            if stop.is_set():
+                return
+            text = part["choices"][0]["text"]
+            if text:
+                yield text
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
+        async for delta in self.runner.iterate(lambda stop: self._generate(request, stop)):
+            yield delta

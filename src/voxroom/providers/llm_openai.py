@@ -1,0 +1,61 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server), streamed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from voxroom.providers.base import LLM, LLMRequest, ProviderError
+
+
+class OpenAICompatibleLLM(LLM):
+    name = "openai-compatible"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str = "default",
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=timeout_s)
+
+    def _body(self, request: LLMRequest) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+            **({"stop": request.stop} if request.stop else {}),
+        }
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
+        async with (
+            aiohttp.ClientSession(timeout=self._timeout) as http,
+            http.post(self._url, json=self._body(request), headers=self._headers) as response,
+        ):
+            if response.status != 200:
+                detail = (await response.text())[:300]
+                raise ProviderError(f"{self._url} answered {response.status}: {detail}")
+            async for raw_line in response.content:
+                line = raw_line.decode(errors="replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                payload = line[len("data:") :].strip()
+                if payload == "[DONE]":
+                    return
+                try:
+                    delta = json.loads(payload)["choices"][0].get("delta", {})
+                except (json.JSONDecodeError, KeyError, IndexError) as exc:
+                    raise ProviderError(f"malformed stream chunk: {payload[:200]}") from exc
+                if text := delta.get("content"):
+                    yield str(text)

@@ -1,0 +1,47 @@
+"""faster-whisper (CTranslate2) speech-to-text, int8 on CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+from faster_whisper import WhisperModel
+
+from voxroom.media.audio import int16_to_float
+from voxroom.providers.base import STT, ModelRunner, Transcript
+
+
+class WhisperSTT(STT):
+    name = "faster-whisper"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        language: str | None = "en",
+        beam_size: int = 1,
+        threads: int = 2,
+        task: str = "transcribe",
+    ) -> None:
+        self._model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=threads)
+        self._language = language
+        self._beam_size = beam_size
+        self._task = task
+        # One decode at a time: on a small CPU, parallel decodes only slow each other down.
+        self.runner = ModelRunner("stt", workers=1)
+
+    def _transcribe_blocking(self, samples: np.ndarray) -> Transcript:
+        segments, info = self._model.transcribe(
+            int16_to_float(samples),
+            language=self._language,
+            task=self._task,
+            beam_size=self._beam_size,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        text = " ".join(segment.text.strip() for segment in segments).strip()
+        return Transcript(text=text, language=info.language, audio_seconds=samples.size / 16000)
+
+    async def transcribe(self, samples: np.ndarray) -> Transcript:
+        if samples.size < self.sample_rate // 10:
+            return Transcript(text="", audio_seconds=samples.size / self.sample_rate)
+        return await self.runner.run(self._transcribe_blocking, samples)

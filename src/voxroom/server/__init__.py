@@ -1,0 +1,1 @@
+"""The aiohttp app: signaling, tokens, the static web client, health."""

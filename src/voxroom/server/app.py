@@ -1,0 +1,138 @@
+"""The HTTP surface of `voxroom dev`: signaling (docs/protocol.md), tokens, web client."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from voxroom.agent.agent import Agent
+from voxroom.config import VoxroomConfig
+from voxroom.providers.factory import ModelSet
+from voxroom.server.auth import SESSION_SCOPE, AuthError, TokenAuthority
+from voxroom.server.sdp import SdpError, validate_offer
+from voxroom.server.sessions import SessionLimitReached, SessionRegistry
+from voxroom.transport.p2p import tuning
+from voxroom.transport.p2p.peer import OfferError
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+REGISTRY = web.AppKey("registry", SessionRegistry)
+AUTHORITY = web.AppKey("authority", TokenAuthority)
+CONFIG = web.AppKey("config", VoxroomConfig)
+
+
+def _json_error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def _is_loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+async def create_token(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    if not config.server.dev_mode or not _is_loopback(request):
+        return _json_error(403, "the token endpoint is open only in dev mode, from loopback")
+    identity = "playground"
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json_error(400, "body must be JSON")
+        if isinstance(body, dict) and isinstance(body.get("identity"), str):
+            identity = body["identity"][:64]
+    token, expires_at = request.app[AUTHORITY].issue(
+        identity, [SESSION_SCOPE], config.server.token_ttl_s
+    )
+    return web.json_response({"token": token, "expires_at": expires_at})
+
+
+def _authorize(request: web.Request) -> web.Response | None:
+    try:
+        request.app[AUTHORITY].verify(request.headers.get("Authorization"), SESSION_SCOPE)
+    except AuthError as exc:
+        return _json_error(401, str(exc))
+    return None
+
+
+async def create_session(request: web.Request) -> web.Response:
+    if denied := _authorize(request):
+        return denied
+    if request.content_type != "application/sdp":
+        return _json_error(415, "body must be an SDP offer (Content-Type: application/sdp)")
+    limit = request.app[CONFIG].server.max_sdp_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _json_error(413, f"SDP offer larger than {limit} bytes")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        return _json_error(413, f"SDP offer larger than {limit} bytes")
+    try:
+        offer = validate_offer(body)
+        session_id, answer = await request.app[REGISTRY].create(offer)
+    except (SdpError, OfferError) as exc:
+        return _json_error(400, str(exc))
+    except SessionLimitReached as exc:
+        return _json_error(503, f"session limit reached: {exc}")
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={"Location": f"/api/v1/sessions/{session_id}"},
+    )
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    if denied := _authorize(request):
+        return denied
+    if not await request.app[REGISTRY].end(request.match_info["session_id"]):
+        return _json_error(404, "no such session")
+    return web.Response(status=204)
+
+
+async def client_config(request: web.Request) -> web.Response:
+    servers = request.app[CONFIG].transport.ice_servers
+    return web.json_response({"ice_servers": [s.model_dump(exclude_none=True) for s in servers]})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "sessions": len(request.app[REGISTRY])})
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_DIR / "index.html")
+
+
+def create_app(
+    config: VoxroomConfig,
+    models: ModelSet,
+    agent_factory: Callable[[], Agent],
+    authority: TokenAuthority,
+) -> web.Application:
+    tuning.apply(config.transport.jitter_prefetch, config.transport.ice_addresses)
+    # Small bodies only: SDP offers and token requests. Bigger requests get 413 from aiohttp.
+    app = web.Application(client_max_size=config.server.max_sdp_bytes * 2)
+    registry = SessionRegistry(config, models, agent_factory)
+    app[REGISTRY] = registry
+    app[AUTHORITY] = authority
+    app[CONFIG] = config
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", WEB_DIR, show_index=False, follow_symlinks=False)
+    app.router.add_post("/api/v1/tokens", create_token)
+    app.router.add_get("/api/v1/config", client_config)
+    app.router.add_get("/api/v1/health", health)
+    app.router.add_post("/api/v1/sessions", create_session)
+    app.router.add_delete("/api/v1/sessions/{session_id}", delete_session)
+
+    async def close_sessions(_: web.Application) -> None:
+        await registry.close_all()
+
+    app.on_shutdown.append(close_sessions)
+    return app

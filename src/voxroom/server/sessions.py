@@ -1,0 +1,86 @@
+"""Live sessions of this process: create from an offer, look up, end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voxroom.agent.agent import Agent
+from voxroom.agent.session import AgentSession
+from voxroom.config import VoxroomConfig
+from voxroom.providers.factory import ModelSet
+from voxroom.transport.p2p.peer import P2PTransport
+
+log = logging.getLogger(__name__)
+
+
+class SessionLimitReached(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class LiveSession:
+    session: AgentSession
+    transport: P2PTransport
+    task: asyncio.Task[None]
+
+
+class SessionRegistry:
+    def __init__(
+        self, config: VoxroomConfig, models: ModelSet, agent_factory: Callable[[], Agent]
+    ) -> None:
+        self._config = config
+        self._models = models
+        self._agent_factory = agent_factory
+        self._live: dict[str, LiveSession] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    async def create(self, offer_sdp: str) -> tuple[str, str]:
+        """Answer an offer and start its session; returns (session id, answer SDP)."""
+        if len(self._live) >= self._config.server.max_sessions:
+            raise SessionLimitReached(f"at most {self._config.server.max_sessions} sessions")
+        transport = P2PTransport(self._config.transport)
+        try:
+            answer = await transport.accept(offer_sdp)
+        except BaseException:
+            await transport.close()
+            raise
+        session_id = secrets.token_urlsafe(12)
+        session = AgentSession(
+            session_id, self._agent_factory(), transport, self._models, self._config
+        )
+        task = asyncio.create_task(self._run(session_id, session, transport))
+        self._live[session_id] = LiveSession(session, transport, task)
+        log.info("session %s started (%d live)", session_id, len(self._live))
+        return session_id, answer
+
+    async def _run(self, session_id: str, session: AgentSession, transport: P2PTransport) -> None:
+        try:
+            await session.run()
+        except Exception:
+            log.exception("session %s failed", session_id)
+        finally:
+            await transport.close()
+            self._live.pop(session_id, None)
+            log.info("session %s ended (%d live)", session_id, len(self._live))
+
+    def get(self, session_id: str) -> LiveSession | None:
+        return self._live.get(session_id)
+
+    async def end(self, session_id: str) -> bool:
+        live = self._live.get(session_id)
+        if live is None:
+            return False
+        await live.transport.close()  # ends inbound audio: the session winds down by itself
+        live.task.cancel()
+        await asyncio.gather(live.task, return_exceptions=True)
+        return True
+
+    async def close_all(self) -> None:
+        for session_id in list(self._live):
+            await self.end(session_id)

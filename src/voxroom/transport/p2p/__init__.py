@@ -1,0 +1,1 @@
+"""Peer-to-peer transport: the agent is one aiortc peer, the client the other."""

@@ -1,0 +1,110 @@
+"""The agent's outbound voice: a paced 48 kHz track that can be cleared mid-sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+
+from voxroom.media.audio import resample
+from voxroom.transport.base import AudioSink, Marker
+
+WIRE_RATE = 48000
+FRAME_SAMPLES = 960  # 20 ms
+_TIME_BASE = fractions.Fraction(1, WIRE_RATE)
+
+
+class PacedAudioTrack(MediaStreamTrack, AudioSink):  # type: ignore[misc]
+    """Plays queued audio in real time; sends silence when idle so the stream stays steady.
+
+    Clearing drops the queue at once: the next 20 ms frame is silence, which is what makes
+    barge-in fast. Markers fire when playout reaches them, so the engine knows what the user
+    actually heard (captions as spoken, interrupted replies cut at the right word).
+    """
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[np.ndarray | Marker] = deque()
+        self._queued_samples = 0
+        self._played_samples = 0
+        self._start: float | None = None
+        self._timestamp = 0
+        self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+
+    # --- AudioSink -------------------------------------------------------------------------
+    def push(self, samples: np.ndarray, sample_rate: int) -> None:
+        wire = resample(np.asarray(samples, dtype=np.int16), sample_rate, WIRE_RATE)
+        if wire.size:
+            self._queue.append(wire)
+            self._queued_samples += wire.size
+
+    def mark(self, on_played: Marker) -> None:
+        self._queue.append(on_played)
+
+    def clear(self) -> float:
+        dropped = self._queued_samples / WIRE_RATE
+        self._queue.clear()
+        self._queued_samples = 0
+        return dropped
+
+    @property
+    def queued_seconds(self) -> float:
+        return self._queued_samples / WIRE_RATE
+
+    @property
+    def played_seconds(self) -> float:
+        return self._played_samples / WIRE_RATE
+
+    # --- MediaStreamTrack ------------------------------------------------------------------
+    def _next_samples(self) -> np.ndarray:
+        """Take one frame's worth from the queue, firing markers passed on the way."""
+        out = np.empty(FRAME_SAMPLES, dtype=np.int16)
+        filled = 0
+        while filled < FRAME_SAMPLES and self._queue:
+            head = self._queue[0]
+            if not isinstance(head, np.ndarray):
+                self._queue.popleft()
+                asyncio.get_running_loop().call_soon(head)
+                continue
+            take = min(FRAME_SAMPLES - filled, head.size)
+            out[filled : filled + take] = head[:take]
+            filled += take
+            if take == head.size:
+                self._queue.popleft()
+            else:
+                self._queue[0] = head[take:]
+        self._queued_samples -= filled
+        self._played_samples += filled
+        # Fire markers that now sit at the head: their audio has just been sent in full.
+        while self._queue and not isinstance(self._queue[0], np.ndarray):
+            marker = self._queue.popleft()
+            assert not isinstance(marker, np.ndarray)
+            asyncio.get_running_loop().call_soon(marker)
+        out[filled:] = 0
+        return out
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._timestamp += FRAME_SAMPLES
+            delay = self._start + self._timestamp / WIRE_RATE - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        samples = self._next_samples()
+        frame = AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+        frame.planes[0].update(samples.tobytes())
+        frame.sample_rate = WIRE_RATE
+        frame.pts = self._timestamp
+        frame.time_base = _TIME_BASE
+        return frame

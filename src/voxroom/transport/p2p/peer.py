@@ -1,0 +1,145 @@
+"""One aiortc peer connection as a voxroom Transport (offer in, answer out, no trickle)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+
+from voxroom.config import TransportConfig
+from voxroom.media.audio import StreamResampler, frame_to_mono
+from voxroom.transport.base import INBOUND_SAMPLE_RATE, MessageHandler, Transport
+from voxroom.transport.p2p.outbound import PacedAudioTrack
+
+log = logging.getLogger(__name__)
+
+DATA_CHANNEL_LABEL = "voxroom"
+MAX_MESSAGE_BYTES = 16 * 1024
+MAX_PENDING_MESSAGES = 64
+
+
+class OfferError(ValueError):
+    """The client's SDP offer cannot be used; the message says why (sent back as a 400)."""
+
+
+def rtc_configuration(config: TransportConfig) -> RTCConfiguration:
+    # An explicit (possibly empty) list: aiortc otherwise adds a public STUN server.
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+            for s in config.ice_servers
+        ]
+    )
+
+
+class P2PTransport(Transport):
+    def __init__(self, config: TransportConfig) -> None:
+        self.pc = RTCPeerConnection(rtc_configuration(config))
+        self.audio_out = PacedAudioTrack()
+        self._inbound: asyncio.Queue[MediaStreamTrack | None] = asyncio.Queue()
+        self._channel: RTCDataChannel | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._handler: MessageHandler | None = None
+        self.closed = asyncio.Event()
+        self.pc.on("track", self._on_track)
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("connectionstatechange", self._on_connection_state)
+
+    async def accept(self, offer_sdp: str) -> str:
+        """Apply the client's offer and return our answer SDP (candidates included)."""
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError/KeyError/... on bad SDP
+            raise OfferError(f"offer rejected: {exc or type(exc).__name__}") from exc
+        audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
+        if not audio:
+            raise OfferError("offer has no audio m-line")
+        audio[0].sender.replaceTrack(self.audio_out)
+        audio[0].direction = "sendrecv"
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return str(self.pc.localDescription.sdp)
+
+    # --- events ----------------------------------------------------------------------------
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            self._inbound.put_nowait(track)
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        if channel.label != DATA_CHANNEL_LABEL:
+            return
+        self._channel = channel
+        channel.on("message", self._on_raw_message)
+        if channel.readyState == "open":
+            self._flush_pending()
+        else:
+            channel.on("open", self._flush_pending)
+
+    def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for message in pending:
+            self.send(message)
+
+    def _on_raw_message(self, raw: str | bytes) -> None:
+        if self._handler is None:
+            return
+        if len(raw) > MAX_MESSAGE_BYTES:
+            self.send({"type": "error", "message": "message too large"})
+            return
+        try:
+            message = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self.send({"type": "error", "message": "messages must be JSON objects"})
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            self.send({"type": "error", "message": "messages need a string 'type'"})
+            return
+        self._handler(message)
+
+    async def _on_connection_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            await self.close()
+
+    # --- Transport -------------------------------------------------------------------------
+    async def inbound_audio(self) -> AsyncIterator[np.ndarray]:
+        track = await self._inbound.get()
+        if track is None:
+            return
+        resampler: StreamResampler | None = None
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if resampler is None or resampler.in_rate != frame.sample_rate:
+                resampler = StreamResampler(frame.sample_rate, INBOUND_SAMPLE_RATE)
+            yield resampler.process(frame_to_mono(frame))
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self._channel is not None and self._channel.readyState == "open":
+            self._channel.send(json.dumps(message))
+        elif len(self._pending) < MAX_PENDING_MESSAGES:  # before the channel opens: keep them
+            self._pending.append(message)
+
+    def on_message(self, handler: MessageHandler) -> None:
+        self._handler = handler
+
+    async def close(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        self.audio_out.stop()
+        self._inbound.put_nowait(None)
+        await self.pc.close()

@@ -1,0 +1,60 @@
+"""Process-wide aiortc/aioice adjustments. All transport tuning lives here and nowhere else.
+
+- Host candidates: aioice skips 127.0.0.1, so a loopback-only host or a container gathers no
+  candidate and the connection hangs in `new`. We choose the address list.
+- Receive delay: aiortc builds every audio receiver with a jitter buffer prefetching 4 packets
+  (~80 ms). The receiver constructs the class by module name, so a shallower one is swapped in.
+- CPU: aiortc computes the RTP audio-level header with a Python loop over every sample sent;
+  the numpy equivalent costs a fraction (see shared/WEBRTC.md).
+"""
+
+from __future__ import annotations
+
+import aioice.ice
+import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
+from aiortc.jitterbuffer import JitterBuffer
+from av import AudioFrame
+
+from voxroom.media.audio import audio_level_dbov
+
+_settings = {"prefetch": 1}
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def all_addresses_with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    addresses = _original_get_host_addresses(use_ipv4, use_ipv6)
+    if use_ipv4 and "127.0.0.1" not in addresses:
+        addresses.append("127.0.0.1")
+    return addresses
+
+
+def configure_host_addresses(addresses: list[str] | None) -> None:
+    """Gather candidates only on `addresses` (None: every interface plus 127.0.0.1)."""
+    if addresses is None:
+        aioice.ice.get_host_addresses = all_addresses_with_loopback
+        return
+    fixed = list(addresses)
+
+    def chosen(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in fixed if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    aioice.ice.get_host_addresses = chosen
+
+
+class ShallowJitterBuffer(JitterBuffer):
+    def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
+        if not is_video:
+            prefetch = min(prefetch, _settings["prefetch"])
+        super().__init__(capacity, prefetch=prefetch, is_video=is_video)
+
+
+def _numpy_audio_level(frame: AudioFrame) -> int:
+    return audio_level_dbov(frame.to_ndarray().reshape(-1))
+
+
+def apply(jitter_prefetch: int, host_addresses: list[str] | None) -> None:
+    _settings["prefetch"] = jitter_prefetch
+    configure_host_addresses(host_addresses)
+    aiortc.rtcrtpreceiver.JitterBuffer = ShallowJitterBuffer
+    aiortc.rtcrtpsender.rtp.compute_audio_level_dbov = _numpy_audio_level
