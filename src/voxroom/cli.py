@@ -12,8 +12,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from voxroom.config import VoxroomConfig
 from voxroom.runner import DEFAULT_AGENT
 
-app = typer.Typer(help="voxroom: real-time AI agents over WebRTC, local by default.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="voxroom: real-time AI agents over WebRTC, local by default.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 models_app = typer.Typer(help="Model files.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (real sessions, real models).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -35,13 +38,21 @@ def dev(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
     agent: Annotated[str, typer.Option(help="Agent class as module:Class.")] = DEFAULT_AGENT,
-    llm: Annotated[str | None, typer.Option(
-        help="'gemma3-270m' (packaged), a .gguf path, or an OpenAI-compatible base URL.")] = None,
-    llm_model: Annotated[str | None, typer.Option(
-        help="Model name sent to an OpenAI-compatible endpoint.")] = None,
-    tts: Annotated[str | None, typer.Option(help="'piper', a Piper .onnx path, or 'espeak'.")] = None,
-    stt: Annotated[str | None, typer.Option(
-        help="'whisper-base' (packaged) or a CTranslate2 Whisper dir.")] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="'gemma3-270m' (packaged), a .gguf path, or an OpenAI-compatible base URL."
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="Model name sent to an OpenAI-compatible endpoint.")
+    ] = None,
+    tts: Annotated[
+        str | None, typer.Option(help="'piper', a Piper .onnx path, or 'espeak'.")
+    ] = None,
+    stt: Annotated[
+        str | None, typer.Option(help="'whisper-base' (packaged) or a CTranslate2 Whisper dir.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Serve the browser playground with a local voice agent."""
@@ -87,8 +98,12 @@ def models_prepare() -> None:
 
     config = VoxroomConfig.from_env()
     cache = ModelCache(config.models.cache_dir)
-    columns = (TextColumn("{task.description:<28}"), BarColumn(), DownloadColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         tasks: dict[str, int] = {}
 

@@ -45,14 +45,17 @@ class ReceivedAudio:
 
     def speech_seconds_between(self, start: float, end: float = float("inf")) -> float:
         frames = sum(
-            1 for t, lv in zip(self.times, self.levels, strict=True)
+            1
+            for t, lv in zip(self.times, self.levels, strict=True)
             if start <= t <= end and lv > SPEECH_DBFS
         )
         return frames * 0.02
 
 
 class VoxroomClient:
-    def __init__(self, base_url: str, *, on_message: Callable[[dict[str, Any]], None] | None = None):
+    def __init__(
+        self, base_url: str, *, on_message: Callable[[dict[str, Any]], None] | None = None
+    ):
         self.base_url = base_url.rstrip("/")
         self.microphone = PacedAudioTrack()
         self.received = ReceivedAudio()
@@ -140,8 +143,11 @@ class VoxroomClient:
                 await asyncio.wait_for(self._new_message.wait(), remaining)
 
     def transcripts(self, role: str, final: bool = True) -> list[dict[str, Any]]:
-        return [m for _, m in self.messages
-                if m.get("type") == "transcript" and m["role"] == role and m["final"] == final]
+        return [
+            m
+            for _, m in self.messages
+            if m.get("type") == "transcript" and m["role"] == role and m["final"] == final
+        ]
 
     async def close(self) -> None:
         if self.session_url:

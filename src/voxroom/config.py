@@ -65,7 +65,7 @@ class TurnConfig(BaseModel):
     # Speech shorter than this is not a turn (coughs, clicks); also the barge-in trigger.
     min_speech_ms: int = 160
     # Interim captions: re-transcribe the growing utterance at most this often (0 = off).
-    interim_interval_ms: int = 1200
+    interim_interval_ms: int = 1000
     # Longest utterance kept (older audio is dropped from the turn).
     max_utterance_s: float = 30.0
 

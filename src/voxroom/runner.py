@@ -46,8 +46,12 @@ def serve(agent_class: type[Agent], config: VoxroomConfig) -> None:
     from voxroom.server.auth import TokenAuthority, load_secret
 
     ModelCache(config.models.cache_dir).prepare_all()
-    log.info("loading models (VAD, STT %s, LLM %s, TTS %s)",
-             config.models.stt, config.models.llm, config.models.tts)
+    log.info(
+        "loading models (VAD, STT %s, LLM %s, TTS %s)",
+        config.models.stt,
+        config.models.llm,
+        config.models.tts,
+    )
     models = load_models(config.models)
     authority = TokenAuthority(load_secret(config.server.secret, config.models.cache_dir))
     app = create_app(config, models, agent_class, authority)
@@ -57,7 +61,9 @@ def serve(agent_class: type[Agent], config: VoxroomConfig) -> None:
         log.info("dev mode: POST /api/v1/tokens issues tokens to loopback clients only")
 
     async def announce(_: web.Application) -> None:
-        print(f"voxroom dev: agent {agent_class.name!r} ready at http://{shown}:{port}/", flush=True)
+        print(
+            f"voxroom dev: agent {agent_class.name!r} ready at http://{shown}:{port}/", flush=True
+        )
 
     app.on_startup.append(announce)
     web.run_app(app, host=host, port=port, print=None, access_log=None)
@@ -67,5 +73,7 @@ def run(agent_class: type[Agent], *, host: str = "127.0.0.1", port: int = 8080) 
     """Serve `agent_class` in the browser playground, exactly like `voxroom dev --agent`."""
     config = VoxroomConfig.from_env()
     config.server.host, config.server.port = host, port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     serve(agent_class, config)

@@ -12,7 +12,10 @@ if TYPE_CHECKING:
 DEFAULT_EXAMPLES: list[tuple[str, str]] = [
     ("Hi, who are you?", "I'm a voice assistant running right here on this computer."),
     ("What is the capital of Italy?", "The capital of Italy is Rome."),
-    ("How do I boil an egg?", "Put the egg in boiling water for about eight minutes, then cool it."),
+    (
+        "How do I boil an egg?",
+        "Put the egg in boiling water for about eight minutes, then cool it.",
+    ),
     ("Tell me a fun fact.", "Octopuses have three hearts and blue blood."),
 ]
 

@@ -32,9 +32,15 @@ class ChatContext:
         self.history: list[ChatMessage] = []
 
     def messages_for(self, turn: UserTurn) -> list[ChatMessage]:
-        extra = [ChatMessage("system", "Context: " + " ".join(turn.context))] if turn.context else []
-        return [*self._preamble, *self.history[-MAX_HISTORY_MESSAGES:], *extra,
-                ChatMessage("user", turn.text)]
+        extra = (
+            [ChatMessage("system", "Context: " + " ".join(turn.context))] if turn.context else []
+        )
+        return [
+            *self._preamble,
+            *self.history[-MAX_HISTORY_MESSAGES:],
+            *extra,
+            ChatMessage("user", turn.text),
+        ]
 
     def add_exchange(self, user_text: str, agent_text: str, interrupted: bool) -> None:
         """Record a finished turn; `agent_text` is what was actually played, not generated."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable
-from typing import Literal, Protocol
+from collections.abc import AsyncIterator, Awaitable, Coroutine
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -49,8 +49,8 @@ class SpeechListener:
         self._utterance: list[np.ndarray] = []
         self._turn_id = 0
         self._speculative: asyncio.Task[Transcript] | None = None
-        self._interim: asyncio.Task[None] | None = None
         self._interim_at_blocks = 0
+        self._open_turn: int | None = None  # the turn still accepting interim captions
         self._tasks: set[asyncio.Task[None]] = set()
         self.mode: Mode = "hands_free"
         self._ptt_pressed = False
@@ -92,6 +92,7 @@ class SpeechListener:
         self._utterance = list(self._preroll)
         self._preroll.clear()
         self._interim_at_blocks = len(self._utterance)
+        self._open_turn = self._turn_id
         self._events.on_speech_start(self._turn_id)
 
     def _audio(self) -> np.ndarray:
@@ -108,13 +109,15 @@ class SpeechListener:
             self._speculative = None
 
     def _maybe_interim(self) -> None:
+        """Interim captions are optional work: only when the recognizer is idle, so a final
+        transcription (the user may stop any moment) never waits behind one."""
         interval_blocks = self._config.interim_interval_ms / self._block_ms
-        if self._config.interim_interval_ms <= 0 or (self._interim and not self._interim.done()):
+        if self._config.interim_interval_ms <= 0 or not self._stt.idle:
             return
         if len(self._utterance) - self._interim_at_blocks < interval_blocks:
             return
         self._interim_at_blocks = len(self._utterance)
-        self._interim = asyncio.ensure_future(self._send_interim(self._turn_id, self._audio()))
+        self._spawn(self._send_interim(self._turn_id, self._audio()))
 
     async def _send_interim(self, turn_id: int, audio: np.ndarray) -> None:
         try:
@@ -122,7 +125,7 @@ class SpeechListener:
         except ProviderError as exc:
             log.warning("interim transcription failed: %s", exc)
             return
-        if turn_id == self._turn_id and transcript.text:
+        if turn_id == self._open_turn and transcript.text:
             self._events.on_interim(turn_id, transcript.text)
 
     def _finish_turn(self, eot_wait_s: float) -> None:
@@ -133,10 +136,11 @@ class SpeechListener:
         speculative, self._speculative = self._speculative, None
         audio = self._audio()
         self._utterance = []
-        if self._interim is not None:
-            self._interim.cancel()
-            self._interim = None
-        task = asyncio.ensure_future(self._finalize(audio, speculative, timings))
+        self._open_turn = None
+        self._spawn(self._finalize(audio, speculative, timings))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -169,6 +173,7 @@ class SpeechListener:
         self._ptt_pressed = True
         self._turn_id = self._events.new_turn_id()
         self._utterance = []
+        self._open_turn = self._turn_id
         self._events.on_speech_start(self._turn_id)
 
     def release(self) -> None:
@@ -179,7 +184,6 @@ class SpeechListener:
 
     async def close(self) -> None:
         self._drop_speculative()
-        for task in [*self._tasks, *([self._interim] if self._interim else [])]:
+        for task in self._tasks:
             task.cancel()
         self._tasks.clear()
-

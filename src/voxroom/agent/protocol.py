@@ -71,7 +71,5 @@ class InterruptIn(_Message):
     type: Literal["interrupt"]
 
 
-ClientMessage = Annotated[
-    ChatIn | ModeIn | PushToTalkIn | InterruptIn, Field(discriminator="type")
-]
+ClientMessage = Annotated[ChatIn | ModeIn | PushToTalkIn | InterruptIn, Field(discriminator="type")]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

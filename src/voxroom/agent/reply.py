@@ -69,10 +69,13 @@ class Reply:
 
     async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
         while (sentence := await sentences.get()) is not None:
-            self._sink.mark(lambda s=sentence: self._sentence_started(s))
+            started = False
             async for chunk in self._tts.synthesize(sentence):
                 if self.timings.tts_first_chunk is None:
                     self.timings.tts_first_chunk = now()
+                if not started:  # the marker goes in with audio behind it, never before
+                    self._sink.mark(lambda s=sentence: self._sentence_started(s))
+                    started = True
                 self._sink.push(chunk, self._tts.sample_rate)
         self._sink.mark(self._played_out.set)
 

@@ -51,12 +51,14 @@ class AgentSession:
     # --- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
         """Runs until the peer's audio ends (disconnect) or the task is cancelled."""
-        self.transport.send(msg.SessionInfo(session_id=self.id, agent=self.agent.name).model_dump())
-        self._set_state("listening")
+        self._send(msg.SessionInfo(session_id=self.id, agent=self.agent.name))
+        self._send(msg.StateChanged(state=self.state))
         try:
             await self.agent.on_enter()
             await self._listener.run(self.transport.inbound_audio())
         finally:
+            for task in self._background:
+                task.cancel()
             await self._cancel_reply()
             with contextlib.suppress(Exception):
                 await self.agent.on_exit()
@@ -83,7 +85,9 @@ class AgentSession:
         if not text:  # noise that VAD took for speech
             self._set_state("listening")
             return
-        self._send(msg.TranscriptMessage(role="user", final=True, text=text, turn_id=timings.turn_id))
+        self._send(
+            msg.TranscriptMessage(role="user", final=True, text=text, turn_id=timings.turn_id)
+        )
         turn = UserTurn(turn_id=timings.turn_id, text=text, source=source)
         await self.agent.on_user_turn(turn)
         request = LLMRequest(
@@ -133,17 +137,24 @@ class AgentSession:
         if len(reply.heard) == 1:
             self._set_state("speaking")
             self._send(reply.timings.metrics())
-        self._send(msg.TranscriptMessage(
-            role="agent", final=False, text=reply.heard_text, turn_id=reply.timings.turn_id
-        ))
+        self._send(
+            msg.TranscriptMessage(
+                role="agent", final=False, text=reply.heard_text, turn_id=reply.timings.turn_id
+            )
+        )
 
     def _finish_reply(self, reply: Reply, user_text: str | None, interrupted: bool) -> None:
         if user_text is not None:
             self.context.add_exchange(user_text, reply.heard_text, interrupted)
-        self._send(msg.TranscriptMessage(
-            role="agent", final=True, text=reply.heard_text, turn_id=reply.timings.turn_id,
-            interrupted=interrupted,
-        ))
+        self._send(
+            msg.TranscriptMessage(
+                role="agent",
+                final=True,
+                text=reply.heard_text,
+                turn_id=reply.timings.turn_id,
+                interrupted=interrupted,
+            )
+        )
         if reply is self._reply:
             self._reply = None
             self._set_state("listening")

@@ -1,6 +1,6 @@
 """The default voice assistant. Copy this file to start your own agent:
 
-    voxroom dev --agent my_assistant:Assistant
+voxroom dev --agent my_assistant:Assistant
 """
 
 from voxroom import Agent, UserTurn

@@ -30,11 +30,18 @@ class ModelRunner:
     def __init__(self, name: str, workers: int = 1) -> None:
         self.name = name
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"voxroom-{name}")
+        self.in_flight = 0  # calls queued or running: lets optional work yield to required work
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            self.in_flight -= 1
 
-    async def iterate(self, make_iter: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+    async def iterate(
+        self, make_iter: Callable[[threading.Event], Iterator[T]]
+    ) -> AsyncIterator[T]:
         """Drive a blocking iterator in the pool and yield its items on the loop as they come.
 
         `make_iter` receives a stop event; closing the async iterator (cancellation, barge-in)
@@ -110,6 +117,11 @@ class STT(ABC):
     @abstractmethod
     async def transcribe(self, samples: np.ndarray) -> Transcript:
         """Transcribe mono int16 audio at `sample_rate`."""
+
+    @property
+    def idle(self) -> bool:
+        """No transcription queued or running (optional work such as interims may start)."""
+        return True
 
 
 # --- LLM -----------------------------------------------------------------------------------

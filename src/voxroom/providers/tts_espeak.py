@@ -28,7 +28,13 @@ class EspeakTTS(TTS):
 
     async def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
         process = await asyncio.create_subprocess_exec(
-            self._binary, "-v", self._voice, "-s", str(self._wpm), "--stdout", text,
+            self._binary,
+            "-v",
+            self._voice,
+            "-s",
+            str(self._wpm),
+            "--stdout",
+            text,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

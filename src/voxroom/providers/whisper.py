@@ -41,6 +41,10 @@ class WhisperSTT(STT):
         text = " ".join(segment.text.strip() for segment in segments).strip()
         return Transcript(text=text, language=info.language, audio_seconds=samples.size / 16000)
 
+    @property
+    def idle(self) -> bool:
+        return self.runner.in_flight == 0
+
     async def transcribe(self, samples: np.ndarray) -> Transcript:
         if samples.size < self.sample_rate // 10:
             return Transcript(text="", audio_seconds=samples.size / self.sample_rate)

@@ -1,0 +1,3 @@
+from voxroom.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""Real sessions end to end: aiortc client ↔ `voxroom dev` with the packaged local models."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunningServer, espeak_wav
+from voxroom.client import VoxroomClient
+from voxroom.media.audio import read_wav
+
+pytestmark = pytest.mark.slow
+
+REPLY_TIMEOUT_S = 60.0
+
+
+def _is_final(role: str, **extra: Any) -> Any:
+    def match(message: dict[str, Any]) -> bool:
+        if message.get("type") != "transcript" or message["role"] != role or not message["final"]:
+            return False
+        return all(message.get(k) == v for k, v in extra.items())
+
+    return match
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+async def test_spoken_question_gets_a_spoken_reply(server: RunningServer, speech_dir: Path) -> None:
+    samples, rate = read_wav(espeak_wav("What is the capital of France?", speech_dir / "q.wav"))
+    client = VoxroomClient(server.url)
+    try:
+        await client.connect()
+        await asyncio.sleep(0.3)
+        speech_end = await client.speak(samples, rate)
+        user = await client.wait_for(_is_final("user"), REPLY_TIMEOUT_S)
+        agent = await client.wait_for(_is_final("agent"), REPLY_TIMEOUT_S)
+        await asyncio.sleep(0.3)  # the last frames in flight
+    finally:
+        await client.close()
+    log = server.log()
+    assert {"capital", "france"} <= _words(user["text"]), f"heard {user['text']!r}\n{log}"
+    assert agent["text"].strip() and agent["interrupted"] is False, agent
+    assert agent["turn_id"] == user["turn_id"]
+    first_audio = client.received.first_speech_after(speech_end)
+    assert first_audio is not None, "no agent audio received"
+    spoken = client.received.speech_seconds_between(speech_end)
+    # Plausible speech for the reply text: roughly 5–25 characters per second of audio.
+    chars = len(agent["text"])
+    assert chars / 25 <= spoken <= max(chars / 5, 1.0), (spoken, agent["text"])
+    metrics = [m for _, m in client.messages if m["type"] == "turn_metrics"]
+    assert metrics and metrics[0]["total_ms"] > 0 and metrics[0]["turn_id"] == user["turn_id"]
+    states = [m["state"] for _, m in client.messages if m["type"] == "state"]
+    assert states[:1] == ["listening"] and "speaking" in states and states[-1] == "listening"
+
+
+async def test_user_speech_interrupts_the_agent(server: RunningServer, speech_dir: Path) -> None:
+    samples, rate = read_wav(
+        espeak_wav("Wait, stop, I have another question for you.", speech_dir / "barge.wav")
+    )
+    client = VoxroomClient(server.url)
+    try:
+        await client.connect()
+        client.send({"type": "chat", "text": "Tell me a long story about a dragon and a knight."})
+        await client.wait_for(lambda m: m == {"type": "state", "state": "speaking"}, 60)
+        await client.speak(samples, rate)
+        agent = await client.wait_for(_is_final("agent", turn_id=1), REPLY_TIMEOUT_S)
+        next_user = await client.wait_for(_is_final("user", turn_id=2), REPLY_TIMEOUT_S)
+    finally:
+        await client.close()
+    # The reply may only have been short enough to finish: then there is nothing to interrupt.
+    assert agent["interrupted"] is True, f"{agent}\n{server.log()}"
+    assert "question" in _words(next_user["text"]) or "stop" in _words(next_user["text"])
+
+
+async def test_concurrent_sessions_each_get_their_answer(server: RunningServer) -> None:
+    clients = [VoxroomClient(server.url) for _ in range(3)]
+    questions = ["What is the capital of Italy?", "Tell me a fun fact.", "Who are you?"]
+    try:
+        await asyncio.gather(*(c.connect() for c in clients))
+        for client, question in zip(clients, questions, strict=True):
+            client.send({"type": "chat", "text": question})
+        replies = await asyncio.gather(
+            *(c.wait_for(_is_final("agent"), REPLY_TIMEOUT_S * 2) for c in clients)
+        )
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+    for client, question, reply in zip(clients, questions, replies, strict=True):
+        assert client.transcripts("user")[0]["text"] == question
+        assert reply["text"].strip(), reply
