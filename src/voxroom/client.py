@@ -18,6 +18,7 @@ import aiohttp
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
 
 from voxroom.media.audio import frame_to_mono, rms_dbfs
 from voxroom.transport.p2p.outbound import WIRE_RATE, PacedAudioTrack
@@ -104,6 +105,8 @@ class VoxroomClient:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                if not isinstance(frame, AudioFrame):
+                    continue
                 samples = frame_to_mono(frame)
                 self.received.chunks.append(samples)
                 self.received.times.append(time.monotonic())
@@ -121,10 +124,15 @@ class VoxroomClient:
 
     async def speak(self, samples: np.ndarray, sample_rate: int) -> float:
         """Send speech in real time; return the monotonic time its last sample was sent."""
-        done = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+        def sent() -> None:
+            if not done.done():
+                done.set_result(time.monotonic())
+
         self.microphone.push(samples, sample_rate)
-        self.microphone.mark(lambda: done.done() or done.set_result(time.monotonic()))
-        return float(await done)
+        self.microphone.mark(sent)
+        return await done
 
     async def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float, after: float = 0.0

@@ -8,6 +8,7 @@ started playing, so an interrupted reply keeps only what the user heard.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 
 from voxroom.agent.chunking import SentenceChunker
@@ -74,7 +75,7 @@ class Reply:
                 if self.timings.tts_first_chunk is None:
                     self.timings.tts_first_chunk = now()
                 if not started:  # the marker goes in with audio behind it, never before
-                    self._sink.mark(lambda s=sentence: self._sentence_started(s))
+                    self._sink.mark(functools.partial(self._sentence_started, sentence))
                     started = True
                 self._sink.push(chunk, self._tts.sample_rate)
         self._sink.mark(self._played_out.set)

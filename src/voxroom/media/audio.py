@@ -25,12 +25,12 @@ def frame_to_mono(frame: AudioFrame) -> np.ndarray:
         mixed = interleaved.astype(np.float32).mean(axis=1) if channels > 1 else interleaved[:, 0]
     if frame.format.name in ("flt", "fltp", "dbl", "dblp"):
         return float_to_int16(np.asarray(mixed, dtype=np.float32))
-    return np.asarray(mixed).astype(np.int16, copy=False)
+    return np.asarray(mixed).astype(np.int16)
 
 
 def float_to_int16(samples: np.ndarray) -> np.ndarray:
     """[-1, 1] floats → int16, NaN/inf-safe and clipped (garbage audio must not crash or wrap)."""
-    clean = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    clean: np.ndarray = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
     return (np.clip(clean, -1.0, 1.0) * INT16_MAX).astype(np.int16)
 
 

@@ -41,7 +41,7 @@ class LlamaCppLLM(LLM):
         for part in stream:
             if stop.is_set():
                 return
-            text = part["choices"][0]["text"]
+            text = str(part["choices"][0]["text"])  # type: ignore[index]
             if text:
                 yield text
 

@@ -20,7 +20,7 @@ FRAME_SAMPLES = 960  # 20 ms
 _TIME_BASE = fractions.Fraction(1, WIRE_RATE)
 
 
-class PacedAudioTrack(MediaStreamTrack, AudioSink):  # type: ignore[misc]
+class PacedAudioTrack(MediaStreamTrack, AudioSink):
     """Plays queued audio in real time; sends silence when idle so the stream stays steady.
 
     Clearing drops the queue at once: the next 20 ms frame is silence, which is what makes

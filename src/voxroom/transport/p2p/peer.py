@@ -18,6 +18,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
 
 from voxroom.config import TransportConfig
 from voxroom.media.audio import StreamResampler, frame_to_mono
@@ -48,7 +49,7 @@ def rtc_configuration(config: TransportConfig) -> RTCConfiguration:
 class P2PTransport(Transport):
     def __init__(self, config: TransportConfig) -> None:
         self.pc = RTCPeerConnection(rtc_configuration(config))
-        self.audio_out = PacedAudioTrack()
+        self.audio_out: PacedAudioTrack = PacedAudioTrack()
         self._inbound: asyncio.Queue[MediaStreamTrack | None] = asyncio.Queue()
         self._channel: RTCDataChannel | None = None
         self._pending: list[dict[str, Any]] = []
@@ -123,6 +124,8 @@ class P2PTransport(Transport):
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, AudioFrame):
+                continue
             if resampler is None or resampler.in_rate != frame.sample_rate:
                 resampler = StreamResampler(frame.sample_rate, INBOUND_SAMPLE_RATE)
             yield resampler.process(frame_to_mono(frame))

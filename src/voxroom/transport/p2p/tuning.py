@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import aioice.ice
 import aiortc.rtcrtpreceiver
-import aiortc.rtcrtpsender
+import aiortc.rtp
 from aiortc.jitterbuffer import JitterBuffer
 from av import AudioFrame
 
@@ -56,5 +56,5 @@ def _numpy_audio_level(frame: AudioFrame) -> int:
 def apply(jitter_prefetch: int, host_addresses: list[str] | None) -> None:
     _settings["prefetch"] = jitter_prefetch
     configure_host_addresses(host_addresses)
-    aiortc.rtcrtpreceiver.JitterBuffer = ShallowJitterBuffer
-    aiortc.rtcrtpsender.rtp.compute_audio_level_dbov = _numpy_audio_level
+    aiortc.rtcrtpreceiver.JitterBuffer = ShallowJitterBuffer  # type: ignore[attr-defined]
+    aiortc.rtp.compute_audio_level_dbov = _numpy_audio_level  # the sender calls rtp.<name>
