@@ -30,8 +30,9 @@ def frame_to_mono(frame: AudioFrame) -> np.ndarray:
 
 def float_to_int16(samples: np.ndarray) -> np.ndarray:
     """[-1, 1] floats → int16, NaN/inf-safe and clipped (garbage audio must not crash or wrap)."""
-    clean: np.ndarray = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return (np.clip(clean, -1.0, 1.0) * INT16_MAX).astype(np.int16)
+    clean = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    scaled: np.ndarray = np.clip(clean, -1.0, 1.0) * INT16_MAX
+    return scaled.astype(np.int16)
 
 
 def int16_to_float(samples: np.ndarray) -> np.ndarray:
