@@ -17,6 +17,7 @@ import numpy as np
 
 from voxroom.agent.timing import TurnTimings, now
 from voxroom.agent.turns import TurnDetector, TurnEvent
+from voxroom.audit.events import STTPurpose
 from voxroom.config import TurnConfig
 from voxroom.media.audio import BlockSlicer
 from voxroom.providers.base import STT, VAD, ProviderError, Transcript
@@ -31,6 +32,9 @@ class ListenerEvents(Protocol):
     def new_turn_id(self) -> int: ...
     def on_speech_start(self, turn_id: int) -> None: ...
     def on_interim(self, turn_id: int, text: str) -> None: ...
+    def on_transcribed(
+        self, turn_id: int, transcript: Transcript, duration_s: float, purpose: STTPurpose
+    ) -> None: ...
     def on_user_turn(self, text: str, timings: TurnTimings) -> Awaitable[None]: ...
     def on_error(self, message: str) -> None: ...
 
@@ -51,6 +55,7 @@ class SpeechListener:
         self._speculative: asyncio.Task[Transcript] | None = None
         self._interim_at_blocks = 0
         self._open_turn: int | None = None  # the turn still accepting interim captions
+        self._speech_start = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self.mode: Mode = "hands_free"
         self._ptt_pressed = False
@@ -79,7 +84,9 @@ class SpeechListener:
         if event is TurnEvent.SPEECH_START:
             self._begin_turn()
         elif event is TurnEvent.PAUSE:
-            self._speculative = asyncio.ensure_future(self._transcribe(self._audio()))
+            self._speculative = asyncio.ensure_future(
+                self._transcribe(self._turn_id, self._audio(), "speculative")
+            )
         elif event is TurnEvent.RESUME:
             self._drop_speculative()
         elif event is TurnEvent.END_OF_TURN:
@@ -93,6 +100,7 @@ class SpeechListener:
         self._preroll.clear()
         self._interim_at_blocks = len(self._utterance)
         self._open_turn = self._turn_id
+        self._speech_start = now() - self._detector.speech_ms / 1000.0
         self._events.on_speech_start(self._turn_id)
 
     def _audio(self) -> np.ndarray:
@@ -100,8 +108,11 @@ class SpeechListener:
         return audio[-int(self._config.max_utterance_s * self._sample_rate) :]
 
     # --- transcription -----------------------------------------------------------------------
-    async def _transcribe(self, audio: np.ndarray) -> Transcript:
-        return await self._stt.transcribe(audio)
+    async def _transcribe(self, turn_id: int, audio: np.ndarray, purpose: STTPurpose) -> Transcript:
+        started = now()
+        transcript = await self._stt.transcribe(audio)
+        self._events.on_transcribed(turn_id, transcript, now() - started, purpose)
+        return transcript
 
     def _drop_speculative(self) -> None:
         if self._speculative is not None:
@@ -121,7 +132,7 @@ class SpeechListener:
 
     async def _send_interim(self, turn_id: int, audio: np.ndarray) -> None:
         try:
-            transcript = await self._transcribe(audio)
+            transcript = await self._transcribe(turn_id, audio, "interim")
         except ProviderError as exc:
             log.warning("interim transcription failed: %s", exc)
             return
@@ -131,7 +142,10 @@ class SpeechListener:
     def _finish_turn(self, eot_wait_s: float) -> None:
         decided = now()
         timings = TurnTimings(
-            turn_id=self._turn_id, speech_end=decided - eot_wait_s, end_of_turn=decided
+            turn_id=self._turn_id,
+            speech_start=self._speech_start,
+            speech_end=decided - eot_wait_s,
+            end_of_turn=decided,
         )
         speculative, self._speculative = self._speculative, None
         audio = self._audio()
@@ -152,7 +166,7 @@ class SpeechListener:
                 transcript = await speculative
                 timings.speculative_stt = True
             else:
-                transcript = await self._transcribe(audio)
+                transcript = await self._transcribe(timings.turn_id, audio, "final")
         except ProviderError as exc:
             self._events.on_error(f"speech recognition failed: {exc}")
             return
@@ -174,6 +188,7 @@ class SpeechListener:
         self._turn_id = self._events.new_turn_id()
         self._utterance = []
         self._open_turn = self._turn_id
+        self._speech_start = now()
         self._events.on_speech_start(self._turn_id)
 
     def release(self) -> None:

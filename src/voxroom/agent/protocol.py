@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from voxroom.audit import events as ev
+
 AgentState = Literal["listening", "thinking", "speaking"]
 
 
@@ -73,3 +75,32 @@ class InterruptIn(_Message):
 
 ClientMessage = Annotated[ChatIn | ModeIn | PushToTalkIn | InterruptIn, Field(discriminator="type")]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+# --- events → client messages --------------------------------------------------------------
+def client_message(event: ev.Event) -> dict[str, object] | None:
+    """The data-channel view of a session event (None: the client is not told about it)."""
+    message: _Message
+    if isinstance(event, ev.SessionStarted):
+        message = SessionInfo(session_id=event.session_id, agent=event.agent)
+    elif isinstance(event, ev.StateChanged):
+        message = StateChanged(state=event.state)
+    elif isinstance(event, ev.UserTranscript):
+        message = TranscriptMessage(
+            role="user", final=event.final, text=event.text, turn_id=event.turn_id
+        )
+    elif isinstance(event, ev.AgentSpeech):
+        message = TranscriptMessage(
+            role="agent",
+            final=event.final,
+            text=event.played_text,
+            turn_id=event.turn_id,
+            interrupted=event.interrupted if event.final else None,
+        )
+    elif isinstance(event, ev.TurnMetricsRecorded):
+        message = TurnMetrics(**event.model_dump(include=set(TurnMetrics.model_fields) - {"type"}))
+    elif isinstance(event, ev.ErrorOccurred):
+        message = ErrorMessage(message=event.message)
+    else:
+        return None
+    return message.model_dump(exclude_none=True)

@@ -26,12 +26,14 @@ class Reply:
         sink: AudioSink,
         timings: TurnTimings,
         on_sentence_played: Callable[[str], None],
+        on_synthesized: Callable[[str, float, float], None],
     ) -> None:
         self._text = text
         self._tts = tts
         self._sink = sink
         self.timings = timings
         self._on_sentence_played = on_sentence_played
+        self._on_synthesized = on_synthesized  # (sentence, audio seconds, seconds taken)
         self.heard: list[str] = []  # sentences whose audio started playing
         self.generated: list[str] = []
         self._played_out = asyncio.Event()
@@ -71,13 +73,16 @@ class Reply:
     async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
         while (sentence := await sentences.get()) is not None:
             started = False
+            synthesis_began, audio_seconds = now(), 0.0
             async for chunk in self._tts.synthesize(sentence):
+                audio_seconds += chunk.size / self._tts.sample_rate
                 if self.timings.tts_first_chunk is None:
                     self.timings.tts_first_chunk = now()
                 if not started:  # the marker goes in with audio behind it, never before
                     self._sink.mark(functools.partial(self._sentence_started, sentence))
                     started = True
                 self._sink.push(chunk, self._tts.sample_rate)
+            self._on_synthesized(sentence, audio_seconds, now() - synthesis_began)
         self._sink.mark(self._played_out.set)
 
     def _sentence_started(self, sentence: str) -> None:

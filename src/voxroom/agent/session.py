@@ -1,14 +1,20 @@
-"""AgentSession: wires one transport, the shared models and an Agent into a conversation."""
+"""AgentSession: wires one transport, the shared models and an Agent into a conversation.
+
+Everything that happens is an event on the session's log (`audit.events`); the client's
+captions and state are a view of that log (`protocol.client_message`), as is the audit store.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from voxroom.agent import protocol as msg
 from voxroom.agent.agent import Agent
@@ -16,8 +22,10 @@ from voxroom.agent.context import ChatContext, UserTurn
 from voxroom.agent.listener import SpeechListener
 from voxroom.agent.reply import Reply, single_text
 from voxroom.agent.timing import TurnTimings, now
+from voxroom.audit import events as ev
+from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
-from voxroom.providers.base import LLMRequest
+from voxroom.providers.base import LLMRequest, Transcript
 from voxroom.providers.factory import ModelSet
 from voxroom.transport.base import Transport
 
@@ -32,10 +40,12 @@ class AgentSession:
         transport: Transport,
         models: ModelSet,
         config: VoxroomConfig,
+        event_log: SessionEventLog | None = None,
     ) -> None:
         self.id = session_id
         self.agent = agent
         self.transport = transport
+        self.log = event_log or SessionEventLog(session_id)
         self._models = models
         self._config = config
         self.context = ChatContext(agent.instructions, agent.examples)
@@ -46,22 +56,40 @@ class AgentSession:
         self._background: set[asyncio.Task[Any]] = set()
         self._listener = SpeechListener(models.vad, models.stt, config.turns, self)
         agent.session = self
+        self.log.subscribe(self._forward_to_client)
         transport.on_message(self._on_client_message)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
         """Runs until the peer's audio ends (disconnect) or the task is cancelled."""
-        self._send(msg.SessionInfo(session_id=self.id, agent=self.agent.name))
-        self._send(msg.StateChanged(state=self.state))
+        models = self._models
+        self.log.emit(
+            ev.SessionStarted(
+                agent=self.agent.name,
+                transport=type(self.transport).__name__,
+                models={
+                    "vad": type(models.vad).__name__,
+                    "stt": models.stt.name,
+                    "llm": f"{models.llm.name}:{models.llm.model}",
+                    "tts": models.tts.name,
+                },
+            )
+        )
+        self.log.emit(ev.StateChanged(state=self.state))
+        reason = "peer left"
         try:
             await self.agent.on_enter()
             await self._listener.run(self.transport.inbound_audio())
+        except asyncio.CancelledError:
+            reason = "ended by request"
+            raise
         finally:
             for task in self._background:
                 task.cancel()
             await self._cancel_reply()
             with contextlib.suppress(Exception):
                 await self.agent.on_exit()
+            self.log.emit(ev.SessionEnded(reason=reason))
 
     async def say(self, text: str) -> None:
         """Speak `text` as the agent (not added to the model's context as a user turn)."""
@@ -78,15 +106,37 @@ class AgentSession:
             self._interrupt()  # barge-in: the user talks over the agent
 
     def on_interim(self, turn_id: int, text: str) -> None:
-        self._send(msg.TranscriptMessage(role="user", final=False, text=text, turn_id=turn_id))
+        self.log.emit(ev.UserTranscript(turn_id=turn_id, text=text, final=False))
 
-    async def on_user_turn(self, text: str, timings: TurnTimings, source: str = "voice") -> None:
+    def on_transcribed(
+        self, turn_id: int, transcript: Transcript, duration_s: float, purpose: ev.STTPurpose
+    ) -> None:
+        self.log.emit(
+            ev.STTUsage(
+                turn_id=turn_id,
+                provider=self._models.stt.name,
+                purpose=purpose,
+                audio_seconds=round(transcript.audio_seconds, 3),
+                duration_ms=round(duration_s * 1e3, 1),
+            )
+        )
+
+    async def on_user_turn(
+        self, text: str, timings: TurnTimings, source: ev.TurnSource = "voice"
+    ) -> None:
         text = text.strip()
         if not text:  # noise that VAD took for speech
             self._set_state("listening")
             return
-        self._send(
-            msg.TranscriptMessage(role="user", final=True, text=text, turn_id=timings.turn_id)
+        self.log.emit(
+            ev.UserTranscript(
+                turn_id=timings.turn_id,
+                text=text,
+                final=True,
+                source=source,
+                audio_start=self._session_time(timings.speech_start),
+                audio_end=self._session_time(timings.speech_end),
+            )
         )
         turn = UserTurn(turn_id=timings.turn_id, text=text, source=source)
         await self.agent.on_user_turn(turn)
@@ -95,28 +145,79 @@ class AgentSession:
             max_tokens=self._config.models.llm_max_tokens,
             temperature=self._config.models.llm_temperature,
         )
-        await self._start_reply(self._models.llm.stream(request), timings, turn.text)
+        await self._start_reply(self._audited_llm(turn.turn_id, request), timings, turn.text)
 
-    def on_error(self, message: str) -> None:
+    def on_error(self, message: str, component: str = "session") -> None:
         log.warning("session %s: %s", self.id, message)
-        self._send(msg.ErrorMessage(message=message))
+        self.log.emit(ev.ErrorOccurred(component=component, message=message))
         self._set_state("listening")
 
     # --- replies -----------------------------------------------------------------------------
+    async def _audited_llm(self, turn_id: int, request: LLMRequest) -> AsyncIterator[str]:
+        """The LLM stream, with the full request and the response recorded as events."""
+        llm = self._models.llm
+        self.log.emit(
+            ev.LLMRequested(
+                turn_id=turn_id,
+                provider=llm.name,
+                model=llm.model,
+                messages=[dataclasses.asdict(m) for m in request.messages],
+                parameters=request.parameters(),
+            )
+        )
+        started, first, parts = now(), None, []
+        finish: ev.FinishReason = "error"
+        try:
+            async for delta in llm.stream(request):
+                first = first or now()
+                parts.append(delta)
+                yield delta
+            finish = request.usage.finish_reason or "stop"
+        except (asyncio.CancelledError, GeneratorExit):
+            finish = "cancelled"
+            raise
+        finally:
+            self.log.emit(
+                ev.LLMResponded(
+                    turn_id=turn_id,
+                    provider=llm.name,
+                    model=llm.model,
+                    text="".join(parts),
+                    finish_reason=finish,
+                    prompt_tokens=request.usage.prompt_tokens,
+                    completion_tokens=request.usage.completion_tokens,
+                    ttft_ms=round((first - started) * 1e3, 1) if first else None,
+                    duration_ms=round((now() - started) * 1e3, 1),
+                )
+            )
+
     async def _start_reply(
         self, text: AsyncIterator[str], timings: TurnTimings, user_text: str | None
     ) -> None:
         await self._cancel_reply()
         self._set_state("thinking")
+        turn_id = timings.turn_id
         reply = Reply(
             text=text,
             tts=self._models.tts,
             sink=self.transport.audio_out,
             timings=timings,
             on_sentence_played=lambda _: self._on_sentence_played(reply),
+            on_synthesized=functools.partial(self._record_tts, turn_id),
         )
         self._reply = reply
         self._reply_task = asyncio.create_task(self._run_reply(reply, user_text))
+
+    def _record_tts(self, turn_id: int, sentence: str, audio_s: float, took_s: float) -> None:
+        self.log.emit(
+            ev.TTSUsage(
+                turn_id=turn_id,
+                provider=self._models.tts.name,
+                characters=len(sentence),
+                audio_seconds=round(audio_s, 3),
+                duration_ms=round(took_s * 1e3, 1),
+            )
+        )
 
     async def _run_reply(self, reply: Reply, user_text: str | None) -> None:
         interrupted = False
@@ -126,7 +227,7 @@ class AgentSession:
             interrupted = True
             raise
         except Exception as exc:  # a provider failed (ExceptionGroup from the reply's tasks)
-            self.on_error(f"reply failed: {_root_cause(exc)}")
+            self.on_error(f"reply failed: {_root_cause(exc)}", component="reply")
             interrupted = True
         finally:
             self._finish_reply(reply, user_text, interrupted)
@@ -134,24 +235,21 @@ class AgentSession:
     def _on_sentence_played(self, reply: Reply) -> None:
         if reply is not self._reply:
             return
+        turn_id = reply.timings.turn_id
         if len(reply.heard) == 1:
             self._set_state("speaking")
-            self._send(reply.timings.metrics())
-        self._send(
-            msg.TranscriptMessage(
-                role="agent", final=False, text=reply.heard_text, turn_id=reply.timings.turn_id
-            )
-        )
+            self.log.emit(reply.timings.metrics())
+        self.log.emit(ev.AgentSpeech(turn_id=turn_id, played_text=reply.heard_text, final=False))
 
     def _finish_reply(self, reply: Reply, user_text: str | None, interrupted: bool) -> None:
         if user_text is not None:
             self.context.add_exchange(user_text, reply.heard_text, interrupted)
-        self._send(
-            msg.TranscriptMessage(
-                role="agent",
-                final=True,
-                text=reply.heard_text,
+        self.log.emit(
+            ev.AgentSpeech(
                 turn_id=reply.timings.turn_id,
+                played_text=reply.heard_text,
+                final=True,
+                planned_text=" ".join(reply.generated),
                 interrupted=interrupted,
             )
         )
@@ -178,7 +276,9 @@ class AgentSession:
             message = msg.client_message_adapter.validate_python(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
-            self._send(msg.ErrorMessage(message=f"invalid message: {first['msg']}"))
+            self.log.emit(
+                ev.ErrorOccurred(component="protocol", message=f"invalid message: {first['msg']}")
+            )
             return
         if isinstance(message, msg.ChatIn):
             timings = TurnTimings(self.new_turn_id(), end_of_turn=now(), transcript_ready=now())
@@ -190,7 +290,7 @@ class AgentSession:
         elif isinstance(message, msg.InterruptIn):
             self._interrupt()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -199,10 +299,14 @@ class AgentSession:
     def _set_state(self, state: msg.AgentState) -> None:
         if state != self.state:
             self.state = state
-            self._send(msg.StateChanged(state=state))
+            self.log.emit(ev.StateChanged(state=state))
 
-    def _send(self, message: BaseModel) -> None:
-        self.transport.send(message.model_dump(exclude_none=True))
+    def _forward_to_client(self, event: ev.Event) -> None:
+        if (message := msg.client_message(event)) is not None:
+            self.transport.send(message)
+
+    def _session_time(self, monotonic: float | None) -> float | None:
+        return None if monotonic is None else round(self.log.to_session_time(monotonic), 3)
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from voxroom.agent.protocol import TurnMetrics
+from voxroom.audit.events import TurnMetricsRecorded
 
 
 def now() -> float:
@@ -21,6 +21,7 @@ def _ms(start: float | None, end: float | None) -> float | None:
 @dataclass(slots=True)
 class TurnTimings:
     turn_id: int
+    speech_start: float | None = None  # first voiced audio of the user (None for typed turns)
     speech_end: float | None = None  # last voiced audio of the user (None for typed turns)
     end_of_turn: float | None = None  # the turn was decided complete
     transcript_ready: float | None = None
@@ -31,9 +32,9 @@ class TurnTimings:
     first_audio_sent: float | None = None
     speculative_stt: bool = False
 
-    def metrics(self) -> TurnMetrics:
+    def metrics(self) -> TurnMetricsRecorded:
         start = self.speech_end if self.speech_end is not None else self.end_of_turn
-        return TurnMetrics(
+        return TurnMetricsRecorded(
             turn_id=self.turn_id,
             eot_wait_ms=_ms(self.speech_end, self.end_of_turn),
             stt_ms=_ms(self.end_of_turn, self.transcript_ready),

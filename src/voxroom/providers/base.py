@@ -134,12 +134,25 @@ class ChatMessage:
     interrupted: bool = False
 
 
+@dataclass(slots=True)
+class LLMUsage:
+    """Filled in by the provider while it streams (None where a backend does not report)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: Literal["stop", "length"] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class LLMRequest:
     messages: list[ChatMessage]
     max_tokens: int = 64
     temperature: float = 0.6
     stop: list[str] = field(default_factory=list)
+    usage: LLMUsage = field(default_factory=LLMUsage)
+
+    def parameters(self) -> dict[str, object]:
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "stop": self.stop}
 
 
 class LLM(ABC):
@@ -148,7 +161,7 @@ class LLM(ABC):
 
     @abstractmethod
     def stream(self, request: LLMRequest) -> AsyncIterator[str]:
-        """Yield text deltas as the model produces them."""
+        """Yield text deltas as the model produces them; fill `request.usage` as known."""
 
 
 # --- TTS -----------------------------------------------------------------------------------

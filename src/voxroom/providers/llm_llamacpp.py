@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 from llama_cpp import Llama
 
@@ -29,8 +30,11 @@ class LlamaCppLLM(LLM):
         self.runner = ModelRunner("llm", workers=1)
 
     def _generate(self, request: LLMRequest, stop: threading.Event) -> Iterator[str]:
+        prompt = completion_prompt(request.messages)
+        request.usage.prompt_tokens = len(self._llama.tokenize(prompt.encode(), add_bos=True))
+        request.usage.completion_tokens = 0
         stream = self._llama.create_completion(
-            completion_prompt(request.messages),
+            prompt,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=0.9,
@@ -41,8 +45,11 @@ class LlamaCppLLM(LLM):
         for part in stream:
             if stop.is_set():
                 return
-            text = str(part["choices"][0]["text"])  # type: ignore[index]
-            if text:
+            choice: dict[str, Any] = part["choices"][0]  # type: ignore[index,assignment]
+            request.usage.completion_tokens += 1  # llama.cpp streams one token per chunk
+            if choice.get("finish_reason") in ("stop", "length"):
+                request.usage.finish_reason = choice["finish_reason"]
+            if text := str(choice["text"]):
                 yield text
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[str]:

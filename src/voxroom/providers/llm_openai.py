@@ -35,6 +35,7 @@ class OpenAICompatibleLLM(LLM):
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
+            "stream_options": {"include_usage": True},
             **({"stop": request.stop} if request.stop else {}),
         }
 
@@ -54,8 +55,14 @@ class OpenAICompatibleLLM(LLM):
                 if payload == "[DONE]":
                     return
                 try:
-                    delta = json.loads(payload)["choices"][0].get("delta", {})
-                except (json.JSONDecodeError, KeyError, IndexError) as exc:
+                    chunk = json.loads(payload)
+                    choices = chunk.get("choices") or [{}]
+                except (json.JSONDecodeError, AttributeError) as exc:
                     raise ProviderError(f"malformed stream chunk: {payload[:200]}") from exc
-                if text := delta.get("content"):
+                if usage := chunk.get("usage"):
+                    request.usage.prompt_tokens = usage.get("prompt_tokens")
+                    request.usage.completion_tokens = usage.get("completion_tokens")
+                if (reason := choices[0].get("finish_reason")) in ("stop", "length"):
+                    request.usage.finish_reason = reason
+                if text := (choices[0].get("delta") or {}).get("content"):
                     yield str(text)

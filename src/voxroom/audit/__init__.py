@@ -1,0 +1,1 @@
+"""The audit trail: typed session events, their log, stores, recordings, cost, integrity."""

@@ -1,0 +1,149 @@
+"""Every event a session records, as typed models with one `type` discriminator.
+
+The audit store, the client's captions and state, and the metrics all read these events:
+one source of truth, never separate plumbing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    # Filled in by the log when the event is appended:
+    session_id: str = ""
+    seq: int = 0
+    ts: float = 0.0  # wall clock, unix seconds
+    t: float = 0.0  # session clock: seconds since the session started (aligns recordings)
+
+
+class SessionStarted(Event):
+    type: Literal["session_started"] = "session_started"
+    agent: str
+    transport: str
+    models: dict[str, str] = Field(default_factory=dict)
+
+
+class SessionEnded(Event):
+    type: Literal["session_ended"] = "session_ended"
+    reason: str
+
+
+class TrackStarted(Event):
+    type: Literal["track_started"] = "track_started"
+    participant: str
+    kind: Literal["audio", "video"]
+    direction: Literal["inbound", "outbound"]
+
+
+class StateChanged(Event):
+    type: Literal["state_changed"] = "state_changed"
+    state: Literal["listening", "thinking", "speaking"]
+
+
+class UserTranscript(Event):
+    type: Literal["user_transcript"] = "user_transcript"
+    turn_id: int
+    text: str
+    final: bool
+    source: TurnSource = "voice"
+    audio_start: float | None = None  # session-clock seconds of the utterance
+    audio_end: float | None = None
+
+
+class AgentSpeech(Event):
+    """Agent text as it is played (final=False: progress) and once the turn ends (final=True)."""
+
+    type: Literal["agent_speech"] = "agent_speech"
+    turn_id: int
+    played_text: str
+    final: bool
+    planned_text: str | None = None  # everything generated, when final
+    interrupted: bool = False
+
+
+class LLMRequested(Event):
+    type: Literal["llm_request"] = "llm_request"
+    turn_id: int
+    provider: str
+    model: str
+    messages: list[dict[str, Any]]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+
+
+class LLMResponded(Event):
+    type: Literal["llm_response"] = "llm_response"
+    turn_id: int
+    provider: str
+    model: str
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    ttft_ms: float | None = None
+    duration_ms: float
+
+
+STTPurpose = Literal["final", "interim", "speculative"]
+TurnSource = Literal["voice", "chat"]
+
+
+class STTUsage(Event):
+    type: Literal["stt_usage"] = "stt_usage"
+    turn_id: int
+    provider: str
+    audio_seconds: float
+    duration_ms: float
+    purpose: STTPurpose
+
+
+class TTSUsage(Event):
+    type: Literal["tts_usage"] = "tts_usage"
+    turn_id: int
+    provider: str
+    characters: int
+    audio_seconds: float
+    duration_ms: float
+
+
+class TurnMetricsRecorded(Event):
+    type: Literal["turn_metrics"] = "turn_metrics"
+    turn_id: int
+    eot_wait_ms: float | None = None
+    stt_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    first_sentence_ms: float | None = None
+    tts_first_chunk_ms: float | None = None
+    total_ms: float | None = None
+    speculative_stt: bool = False
+
+
+class ErrorOccurred(Event):
+    type: Literal["error"] = "error"
+    component: str
+    message: str
+
+
+AnyEvent = Annotated[
+    SessionStarted
+    | SessionEnded
+    | TrackStarted
+    | StateChanged
+    | UserTranscript
+    | AgentSpeech
+    | LLMRequested
+    | LLMResponded
+    | STTUsage
+    | TTSUsage
+    | TurnMetricsRecorded
+    | ErrorOccurred,
+    Field(discriminator="type"),
+]
+event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
