@@ -40,19 +40,24 @@ class TransportConfig(BaseModel):
 
 class ModelsConfig(BaseModel):
     cache_dir: Path = Field(default_factory=_default_cache_dir)
-    # "whisper-base" (packaged) or a CTranslate2 model directory / hub name.
+    # Each of stt/llm/tts is a comma-separated chain tried in order (timeouts, retries,
+    # fallback): entries are packaged names, local paths, or OpenAI-compatible base URLs.
+    # "whisper-base" (packaged), a CTranslate2 model directory / hub name, or a URL.
     stt: str = "whisper-base"
+    stt_model_name: str = "whisper-1"  # `model` sent to an OpenAI-compatible endpoint
     stt_beam_size: int = 1
     language: str | None = "en"
     # "gemma3-270m" (packaged), a local .gguf path, or an OpenAI-compatible base URL (http...).
     llm: str = "gemma3-270m"
     llm_model_name: str = "default"  # the `model` field sent to OpenAI-compatible endpoints
-    llm_api_key: str | None = None
+    api_key: str | None = None  # bearer key for OpenAI-compatible endpoints
     llm_max_tokens: int = 64
     llm_temperature: float = 0.6
     llm_threads: int = 2
-    # "piper" (packaged joe voice), a Piper .onnx path, or "espeak" (espeak-ng).
-    tts: str = "piper"
+    # "piper" (packaged joe voice), a Piper .onnx path, "espeak" (espeak-ng), or a URL.
+    tts: str = "piper,espeak"
+    tts_model_name: str = "tts-1"
+    tts_voice: str = "alloy"
     stt_threads: int = 2
 
 

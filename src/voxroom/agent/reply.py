@@ -75,13 +75,13 @@ class Reply:
             started = False
             synthesis_began, audio_seconds = now(), 0.0
             async for chunk in self._tts.synthesize(sentence):
-                audio_seconds += chunk.size / self._tts.sample_rate
+                audio_seconds += chunk.seconds
                 if self.timings.tts_first_chunk is None:
                     self.timings.tts_first_chunk = now()
                 if not started:  # the marker goes in with audio behind it, never before
                     self._sink.mark(functools.partial(self._sentence_started, sentence))
                     started = True
-                self._sink.push(chunk, self._tts.sample_rate)
+                self._sink.push(chunk.samples, chunk.sample_rate)
             self._on_synthesized(sentence, audio_seconds, now() - synthesis_began)
         self._sink.mark(self._played_out.set)
 

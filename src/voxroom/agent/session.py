@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from voxroom.agent import protocol as msg
@@ -27,9 +28,11 @@ from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
 from voxroom.providers.base import LLMRequest, Transcript
 from voxroom.providers.factory import ModelSet
-from voxroom.transport.base import Transport
+from voxroom.transport.base import INBOUND_SAMPLE_RATE, AudioObserver, Transport
 
 log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, I can't answer right now. Please try again in a moment."
 
 
 class AgentSession:
@@ -54,6 +57,7 @@ class AgentSession:
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._inbound_observers: list[AudioObserver] = []
         self._listener = SpeechListener(models.vad, models.stt, config.turns, self)
         agent.session = self
         self.log.subscribe(self._forward_to_client)
@@ -79,7 +83,7 @@ class AgentSession:
         reason = "peer left"
         try:
             await self.agent.on_enter()
-            await self._listener.run(self.transport.inbound_audio())
+            await self._listener.run(self._observed_inbound())
         except asyncio.CancelledError:
             reason = "ended by request"
             raise
@@ -90,6 +94,16 @@ class AgentSession:
             with contextlib.suppress(Exception):
                 await self.agent.on_exit()
             self.log.emit(ev.SessionEnded(reason=reason))
+
+    def observe_inbound(self, observer: AudioObserver) -> None:
+        """Call `observer` with every chunk of user audio as it arrives (e.g. to record)."""
+        self._inbound_observers.append(observer)
+
+    async def _observed_inbound(self) -> AsyncIterator[np.ndarray]:
+        async for chunk in self.transport.inbound_audio():
+            for observer in self._inbound_observers:
+                observer(chunk, INBOUND_SAMPLE_RATE)
+            yield chunk
 
     async def say(self, text: str) -> None:
         """Speak `text` as the agent (not added to the model's context as a user turn)."""
@@ -192,7 +206,11 @@ class AgentSession:
             )
 
     async def _start_reply(
-        self, text: AsyncIterator[str], timings: TurnTimings, user_text: str | None
+        self,
+        text: AsyncIterator[str],
+        timings: TurnTimings,
+        user_text: str | None,
+        apology: bool = False,
     ) -> None:
         await self._cancel_reply()
         self._set_state("thinking")
@@ -206,7 +224,7 @@ class AgentSession:
             on_synthesized=functools.partial(self._record_tts, turn_id),
         )
         self._reply = reply
-        self._reply_task = asyncio.create_task(self._run_reply(reply, user_text))
+        self._reply_task = asyncio.create_task(self._run_reply(reply, user_text, apology))
 
     def _record_tts(self, turn_id: int, sentence: str, audio_s: float, took_s: float) -> None:
         self.log.emit(
@@ -219,8 +237,8 @@ class AgentSession:
             )
         )
 
-    async def _run_reply(self, reply: Reply, user_text: str | None) -> None:
-        interrupted = False
+    async def _run_reply(self, reply: Reply, user_text: str | None, apology: bool) -> None:
+        interrupted = failed = False
         try:
             await reply.run()
         except asyncio.CancelledError:
@@ -228,9 +246,22 @@ class AgentSession:
             raise
         except Exception as exc:  # a provider failed (ExceptionGroup from the reply's tasks)
             self.on_error(f"reply failed: {_root_cause(exc)}", component="reply")
-            interrupted = True
+            interrupted = failed = True
         finally:
             self._finish_reply(reply, user_text, interrupted)
+        if failed and apology:  # even the voice is down: say it in captions at least
+            self.log.emit(
+                ev.AgentSpeech(
+                    turn_id=reply.timings.turn_id,
+                    played_text=APOLOGY,
+                    final=True,
+                    planned_text=APOLOGY,
+                    interrupted=False,
+                )
+            )
+        elif failed and not reply.heard:  # every provider failed: tell the user, by voice
+            timings = TurnTimings(reply.timings.turn_id, end_of_turn=now())
+            self._spawn(self._start_reply(single_text(APOLOGY), timings, None, apology=True))
 
     def _on_sentence_played(self, reply: Reply) -> None:
         if reply is not self._reply:

@@ -105,6 +105,24 @@ def read_wav(source: str | Path | io.BytesIO) -> tuple[np.ndarray, int]:
     return raw, rate
 
 
+def parse_streamed_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """16-bit PCM WAV bytes whose header sizes may be unknown (streamed by espeak-ng or an HTTP
+    TTS) → (mono int16 samples, rate). Sizes in the header are ignored: the data runs to the end."""
+    marker = data.find(b"data")
+    if not data.startswith(b"RIFF") or data[8:12] != b"WAVE" or marker < 0:
+        raise ValueError("not a WAV stream")
+    channels = int.from_bytes(data[22:24], "little") or 1
+    rate = int.from_bytes(data[24:28], "little")
+    if int.from_bytes(data[34:36], "little") != 16:
+        raise ValueError("only 16-bit PCM WAV is supported")
+    payload = data[marker + 8 :]
+    payload = payload[: len(payload) - len(payload) % (2 * channels)]
+    samples = np.frombuffer(payload, dtype=np.int16)
+    if channels > 1:
+        samples = samples.reshape(-1, channels).astype(np.float32).mean(axis=1).astype(np.int16)
+    return samples.copy(), rate
+
+
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     """Mono int16 samples → a WAV file in memory."""
     buffer = io.BytesIO()

@@ -141,6 +141,7 @@ class LLMUsage:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: Literal["stop", "length"] | None = None
+    served_by: str | None = None  # "provider:model" that answered (a fallback chain may vary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +168,21 @@ class LLM(ABC):
 # --- TTS -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SpeechAudio:
+    """A chunk of synthesized speech: mono int16 samples and their rate."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.size / self.sample_rate
+
+
 class TTS(ABC):
     name: str = "tts"
-    sample_rate: int = 22050
 
     @abstractmethod
-    def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
-        """Yield mono int16 chunks at `sample_rate` for `text` (one sentence or clause)."""
+    def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
+        """Yield speech for `text` (one sentence or clause), chunk by chunk."""

@@ -1,15 +1,24 @@
-"""Builds the process-wide model set from configuration (models load once, sessions share)."""
+"""Builds the process-wide model set from configuration (models load once, sessions share).
+
+Each of `llm`, `stt` and `tts` is a comma-separated chain tried in order with timeouts and
+retries (`resilience`): e.g. `http://gpu-box:8000/v1,gemma3-270m` uses a remote model and
+falls back to the packaged one.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from voxroom.config import ModelsConfig
-from voxroom.providers.base import LLM, STT, TTS, VAD, ProviderError
+from voxroom.providers.base import LLM, STT, TTS, VAD
 from voxroom.providers.models import ModelCache
+from voxroom.providers.resilience import LLMChain, STTChain, TTSChain
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -20,48 +29,81 @@ class ModelSet:
     tts: TTS
 
 
-def build_llm(config: ModelsConfig, cache: ModelCache) -> LLM:
-    if config.llm.startswith(("http://", "https://")):
+def _entries(spec: str) -> list[str]:
+    return [entry.strip() for entry in spec.split(",") if entry.strip()]
+
+
+def _is_url(entry: str) -> bool:
+    return entry.startswith(("http://", "https://"))
+
+
+def build_llm(entry: str, config: ModelsConfig, cache: ModelCache) -> LLM:
+    if _is_url(entry):
         from voxroom.providers.llm_openai import OpenAICompatibleLLM
 
-        return OpenAICompatibleLLM(
-            config.llm, model=config.llm_model_name, api_key=config.llm_api_key
-        )
+        return OpenAICompatibleLLM(entry, model=config.llm_model_name, api_key=config.api_key)
     from voxroom.providers.llm_llamacpp import LlamaCppLLM
 
-    return LlamaCppLLM(cache.resolve_llm(config.llm), threads=config.llm_threads)
+    return LlamaCppLLM(cache.resolve_llm(entry), threads=config.llm_threads)
 
 
-def build_tts(config: ModelsConfig, cache: ModelCache) -> TTS:
-    from voxroom.providers.tts_espeak import EspeakTTS
+def build_stt(entry: str, config: ModelsConfig, cache: ModelCache) -> STT:
+    if _is_url(entry):
+        from voxroom.providers.stt_openai import OpenAICompatibleSTT
 
-    if config.tts == "espeak":
+        return OpenAICompatibleSTT(
+            entry, model=config.stt_model_name, api_key=config.api_key, language=config.language
+        )
+    from voxroom.providers.whisper import WhisperSTT
+
+    return WhisperSTT(
+        cache.resolve_stt(entry),
+        language=config.language,
+        beam_size=config.stt_beam_size,
+        threads=config.stt_threads,
+    )
+
+
+def build_tts(entry: str, config: ModelsConfig, cache: ModelCache) -> TTS:
+    if _is_url(entry):
+        from voxroom.providers.tts_openai import OpenAICompatibleTTS
+
+        return OpenAICompatibleTTS(
+            entry, model=config.tts_model_name, voice=config.tts_voice, api_key=config.api_key
+        )
+    if entry == "espeak":
+        from voxroom.providers.tts_espeak import EspeakTTS
+
         return EspeakTTS()
-    try:
-        from voxroom.providers.tts_piper import PiperTTS
+    from voxroom.providers.tts_piper import PiperTTS
 
-        if config.tts == "piper":
-            model, voice_config = cache.piper_voice()
-            return PiperTTS(model, voice_config)
-        return PiperTTS(config.tts)
-    except (ImportError, OSError, ProviderError) as exc:
-        log.warning("Piper unavailable (%s); falling back to espeak-ng", exc)
-        return EspeakTTS()
+    if entry == "piper":
+        return PiperTTS(*cache.piper_voice())
+    return PiperTTS(entry)
+
+
+def _chain_of(kind: str, spec: str, build: Callable[[str], T]) -> list[T]:
+    built: list[T] = []
+    for entry in _entries(spec):
+        try:
+            built.append(build(entry))
+        except Exception as exc:  # one unavailable backend must not stop the others loading
+            log.warning("%s %r unavailable: %s", kind, entry, exc)
+    if not built:
+        raise RuntimeError(f"no {kind} provider could be loaded from {spec!r}")
+    return built
 
 
 def load_models(config: ModelsConfig) -> ModelSet:
     from voxroom.providers.silero import SileroVAD
-    from voxroom.providers.whisper import WhisperSTT
 
     cache = ModelCache(config.cache_dir)
+    llms = _chain_of("LLM", config.llm, lambda e: build_llm(e, config, cache))
+    stts = _chain_of("STT", config.stt, lambda e: build_stt(e, config, cache))
+    ttss = _chain_of("TTS", config.tts, lambda e: build_tts(e, config, cache))
     return ModelSet(
         vad=SileroVAD(),
-        stt=WhisperSTT(
-            cache.resolve_stt(config.stt),
-            language=config.language,
-            beam_size=config.stt_beam_size,
-            threads=config.stt_threads,
-        ),
-        llm=build_llm(config, cache),
-        tts=build_tts(config, cache),
+        stt=STTChain(stts),
+        llm=LLMChain(llms),
+        tts=TTSChain(ttss),
     )

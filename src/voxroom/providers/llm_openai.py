@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import aiohttp
-
 from voxroom.providers.base import LLM, LLMRequest, ProviderError
+from voxroom.providers.openai_http import OpenAIEndpoint
 
 
 class OpenAICompatibleLLM(LLM):
@@ -21,12 +20,8 @@ class OpenAICompatibleLLM(LLM):
         api_key: str | None = None,
         timeout_s: float = 30.0,
     ) -> None:
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._endpoint = OpenAIEndpoint(base_url, api_key=api_key, timeout_s=timeout_s)
         self.model = model
-        self._headers = {"Content-Type": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=timeout_s)
 
     def _body(self, request: LLMRequest) -> dict[str, object]:
         return {
@@ -40,13 +35,12 @@ class OpenAICompatibleLLM(LLM):
         }
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
+        url = self._endpoint.url("chat/completions")
         async with (
-            aiohttp.ClientSession(timeout=self._timeout) as http,
-            http.post(self._url, json=self._body(request), headers=self._headers) as response,
+            self._endpoint.session() as http,
+            http.post(url, json=self._body(request)) as response,
         ):
-            if response.status != 200:
-                detail = (await response.text())[:300]
-                raise ProviderError(f"{self._url} answered {response.status}: {detail}")
+            await self._endpoint.check(response)
             async for raw_line in response.content:
                 line = raw_line.decode(errors="replace").strip()
                 if not line.startswith("data:"):

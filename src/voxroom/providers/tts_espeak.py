@@ -9,14 +9,12 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 
-import numpy as np
-
-from voxroom.providers.base import TTS, ProviderError
+from voxroom.media.audio import parse_streamed_wav
+from voxroom.providers.base import TTS, ProviderError, SpeechAudio
 
 
 class EspeakTTS(TTS):
     name = "espeak-ng"
-    sample_rate = 22050
 
     def __init__(self, voice: str = "en-us", words_per_minute: int = 170) -> None:
         binary = shutil.which("espeak-ng")
@@ -26,7 +24,7 @@ class EspeakTTS(TTS):
         self._voice = voice
         self._wpm = words_per_minute
 
-    async def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
         process = await asyncio.create_subprocess_exec(
             self._binary,
             "-v",
@@ -41,17 +39,8 @@ class EspeakTTS(TTS):
         stdout, stderr = await process.communicate()
         if process.returncode != 0:
             raise ProviderError(f"espeak-ng failed: {stderr.decode(errors='replace').strip()}")
-        # espeak-ng writes a streaming WAV header with unknown sizes; parse the data ourselves.
-        samples, rate = _parse_streamed_wav(stdout)
-        self.sample_rate = rate
-        yield samples
-
-
-def _parse_streamed_wav(data: bytes) -> tuple[np.ndarray, int]:
-    marker = data.find(b"data")
-    if not data.startswith(b"RIFF") or marker < 0:
-        raise ProviderError("espeak-ng produced no WAV data")
-    rate = int.from_bytes(data[24:28], "little")
-    payload = data[marker + 8 :]
-    payload = payload[: len(payload) - len(payload) % 2]
-    return np.frombuffer(payload, dtype=np.int16).copy(), rate
+        try:
+            samples, rate = parse_streamed_wav(stdout)
+        except ValueError as exc:
+            raise ProviderError(f"espeak-ng: {exc}") from exc
+        yield SpeechAudio(samples, rate)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from piper import PiperVoice
 
-from voxroom.providers.base import TTS, ModelRunner
+from voxroom.providers.base import TTS, ModelRunner, SpeechAudio
 
 
 class PiperTTS(TTS):
@@ -20,12 +20,13 @@ class PiperTTS(TTS):
         self.sample_rate = int(self._voice.config.sample_rate)
         self.runner = ModelRunner("tts", workers=1)
 
-    def _chunks(self, text: str, stop: threading.Event) -> Iterator[np.ndarray]:
+    def _chunks(self, text: str, stop: threading.Event) -> Iterator[SpeechAudio]:
         for chunk in self._voice.synthesize(text):
             if stop.is_set():
                 return
-            yield np.asarray(chunk.audio_int16_array, dtype=np.int16).reshape(-1)
+            samples = np.asarray(chunk.audio_int16_array, dtype=np.int16).reshape(-1)
+            yield SpeechAudio(samples, self.sample_rate)
 
-    async def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
         async for chunk in self.runner.iterate(lambda stop: self._chunks(text, stop)):
             yield chunk

@@ -16,6 +16,7 @@ INBOUND_SAMPLE_RATE = 16000
 
 Marker = Callable[[], None]
 MessageHandler = Callable[[dict[str, Any]], None]
+AudioObserver = Callable[[np.ndarray, int], None]  # (mono int16 samples, sample rate)
 
 
 class AudioSink(ABC):
@@ -41,6 +42,10 @@ class AudioSink(ABC):
     @abstractmethod
     def played_seconds(self) -> float:
         """Seconds of real (non-filler) audio played out since the session started."""
+
+    @abstractmethod
+    def observe(self, observer: AudioObserver) -> None:
+        """Call `observer` with every frame as it is sent (silence included), e.g. to record."""
 
 
 class Transport(ABC):

@@ -13,7 +13,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from voxroom.media.audio import resample
-from voxroom.transport.base import AudioSink, Marker
+from voxroom.transport.base import AudioObserver, AudioSink, Marker
 
 WIRE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms
@@ -37,7 +37,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         self._played_samples = 0
         self._start: float | None = None
         self._timestamp = 0
-        self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self._observers: list[AudioObserver] = []
 
     # --- AudioSink -------------------------------------------------------------------------
     def push(self, samples: np.ndarray, sample_rate: int) -> None:
@@ -62,6 +62,9 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
     @property
     def played_seconds(self) -> float:
         return self._played_samples / WIRE_RATE
+
+    def observe(self, observer: AudioObserver) -> None:
+        self._observers.append(observer)
 
     # --- MediaStreamTrack ------------------------------------------------------------------
     def _next_samples(self) -> np.ndarray:
@@ -102,6 +105,8 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
             if delay > 0:
                 await asyncio.sleep(delay)
         samples = self._next_samples()
+        for observer in self._observers:
+            observer(samples, WIRE_RATE)
         frame = AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
         frame.planes[0].update(samples.tobytes())
         frame.sample_rate = WIRE_RATE

@@ -1,0 +1,141 @@
+"""Timeouts, retries and fallback chains: once, for every provider kind.
+
+A chain tries each provider in order (e.g. remote → local), each up to `attempts` times, with
+a deadline on the first result (first token, first audio chunk, the transcript). Once a
+stream has started it is not switched mid-way: a later failure surfaces to the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiohttp
+import numpy as np
+
+from voxroom.providers.base import (
+    LLM,
+    STT,
+    TTS,
+    LLMRequest,
+    ProviderError,
+    SpeechAudio,
+    Transcript,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+P = TypeVar("P")
+
+# What a failing backend raises: our own errors, timeouts, network and OS errors.
+FAILURES = (ProviderError, TimeoutError, aiohttp.ClientError, OSError, ValueError)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 2  # per provider
+    first_result_timeout_s: float = 15.0
+    backoff_s: float = 0.2
+
+
+async def _first_of(
+    chain: Sequence[P],
+    policy: RetryPolicy,
+    start: Callable[[P], AsyncIterator[T]],
+    kind: str,
+) -> tuple[P, T | None, AsyncIterator[T]]:
+    """The first provider (in order, with retries) whose stream yields in time."""
+    errors: list[str] = []
+    for provider in chain:
+        for attempt in range(1, policy.attempts + 1):
+            stream = start(provider)
+            try:
+                first = await asyncio.wait_for(anext(stream), policy.first_result_timeout_s)
+                return provider, first, stream
+            except StopAsyncIteration:
+                return provider, None, stream
+            except FAILURES as exc:
+                reason = f"{getattr(provider, 'name', provider)} attempt {attempt}: {exc!r}"
+                log.warning("%s provider failed: %s", kind, reason)
+                errors.append(reason)
+                await _close(stream)
+                await asyncio.sleep(policy.backoff_s * attempt)
+    raise ProviderError(f"every {kind} provider failed: " + "; ".join(errors))
+
+
+async def _close(stream: AsyncIterator[T]) -> None:
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        try:
+            await closer()
+        except FAILURES:
+            pass
+
+
+async def _stream_chain(
+    chain: Sequence[P],
+    policy: RetryPolicy,
+    start: Callable[[P], AsyncIterator[T]],
+    kind: str,
+    on_serving: Callable[[P], None] | None = None,
+) -> AsyncIterator[T]:
+    provider, first, stream = await _first_of(chain, policy, start, kind)
+    if on_serving:
+        on_serving(provider)
+    if first is None:
+        return
+    yield first
+    async for item in stream:
+        yield item
+
+
+class LLMChain(LLM):
+    def __init__(self, chain: Sequence[LLM], policy: RetryPolicy | None = None) -> None:
+        if not chain:
+            raise ValueError("an LLM chain needs at least one provider")
+        self.chain = list(chain)
+        self.policy = policy or RetryPolicy()
+        self.name = "+".join(p.name for p in self.chain)
+        self.model = self.chain[0].model
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[str]:
+        def served(provider: LLM) -> None:
+            request.usage.served_by = f"{provider.name}:{provider.model}"
+
+        return _stream_chain(self.chain, self.policy, lambda p: p.stream(request), "LLM", served)
+
+
+class TTSChain(TTS):
+    def __init__(self, chain: Sequence[TTS], policy: RetryPolicy | None = None) -> None:
+        if not chain:
+            raise ValueError("a TTS chain needs at least one provider")
+        self.chain = list(chain)
+        self.policy = policy or RetryPolicy(first_result_timeout_s=10.0)
+        self.name = "+".join(p.name for p in self.chain)
+
+    def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
+        return _stream_chain(self.chain, self.policy, lambda p: p.synthesize(text), "TTS")
+
+
+class STTChain(STT):
+    def __init__(self, chain: Sequence[STT], policy: RetryPolicy | None = None) -> None:
+        if not chain:
+            raise ValueError("an STT chain needs at least one provider")
+        self.chain = list(chain)
+        self.policy = policy or RetryPolicy(first_result_timeout_s=20.0)
+        self.name = "+".join(p.name for p in self.chain)
+
+    @property
+    def idle(self) -> bool:
+        return all(p.idle for p in self.chain)
+
+    async def transcribe(self, samples: np.ndarray) -> Transcript:
+        async def once(provider: STT) -> AsyncIterator[Transcript]:
+            yield await provider.transcribe(samples)
+
+        _, transcript, _ = await _first_of(self.chain, self.policy, once, "STT")
+        assert transcript is not None
+        return transcript
