@@ -8,6 +8,7 @@ gives silence, so the agent hears the question exactly once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import difflib
 import io
 import json
@@ -46,10 +47,13 @@ CHROMIUM_FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 TURN_TIMEOUT_S = 90  # the CI machine has two slow cores: STT + LLM + TTS take a while
+# Whisper base often hears espeak's sentence-final "France?" as "friends?"; a word after it
+# keeps "France" recognisable (20 of 20 clean/Opus/noisy/quiet variants, against 5 of 12).
+QUESTION = "What is the capital of France in Europe?"
 SCREENSHOT_COPY = Path("/tmp/voxroom-playground.png")
 SAMPLE_RATE = 16_000
 FRAME = SAMPLE_RATE // 50  # 20 ms
-SPEECH_RMS = 0.02  # a 20 ms frame louder than this (-34 dBFS) counts as speech
+SPEECH_RMS = 0.01  # a 20 ms frame louder than this (-40 dBFS) counts as speech; silence is 0
 
 
 # ----------------------------------------------------------------------------- browser plumbing
@@ -90,7 +94,9 @@ class Playground:
             handle = self.page.wait_for_function(predicate, timeout=timeout_s * 1000, polling=200)
             return handle.json_value()
         except PlaywrightError as exc:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}: {exc}{self.diagnostics()}")
+            pytest.fail(
+                f"timed out after {timeout_s} s waiting for {what}: {exc}{self.diagnostics()}"
+            )
 
     def connect(self) -> None:
         self.page.click("#connect-button")
@@ -138,7 +144,9 @@ def open_playground(
         page.on("pageerror", lambda e: playground.console.append(f"[pageerror] {e}"))
         page.goto(f"{server.url}/{query}")
         yield playground
-        page.evaluate("() => window.voxroom.disconnect()")
+        # Free the server-side session so the next test starts with none.
+        with contextlib.suppress(PlaywrightError):
+            page.evaluate("() => window.voxroom.disconnect()")
         context.close()
     finally:
         browser.close()
@@ -149,19 +157,13 @@ def _console_line(message: ConsoleMessage) -> str:
 
 
 @pytest.fixture
-def voice_page(
-    pw: Playwright, server: RunningServer, speech_dir: Path
-) -> Iterator[Playground]:
-    question = espeak_wav(
-        "What is the capital of France?", speech_dir / "capital.wav", lead_s=1.0, tail_s=0.5
-    )
+def voice_page(pw: Playwright, server: RunningServer, speech_dir: Path) -> Iterator[Playground]:
+    question = espeak_wav(QUESTION, speech_dir / "capital.wav", lead_s=2.0, tail_s=0.5)
     yield from open_playground(pw, server, question, "?record=1&processing=0")
 
 
 @pytest.fixture
-def chat_page(
-    pw: Playwright, server: RunningServer, speech_dir: Path
-) -> Iterator[Playground]:
+def chat_page(pw: Playwright, server: RunningServer, speech_dir: Path) -> Iterator[Playground]:
     silence = speech_dir / "silence.wav"
     if not silence.exists():
         subprocess.run(
@@ -224,10 +226,12 @@ def similarity(reply: str, heard: str) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- tests
+@pytest.mark.timeout(420)  # server start, up to 90 s per model turn, then Whisper here
 def test_spoken_question_gets_a_spoken_answer(voice_page: Playground, tmp_path: Path) -> None:
     pg = voice_page
     started = time.monotonic()
     pg.connect()
+    connect_s = time.monotonic() - started
 
     user_text = pg.wait_for(
         """() => {
@@ -270,24 +274,34 @@ def test_spoken_question_gets_a_spoken_answer(voice_page: Playground, tmp_path: 
     audio = decode_webm(webm)
     voiced = voiced_frames(audio)
     speech_s = len(voiced) * FRAME / SAMPLE_RATE
+    span_s = (int(voiced[-1]) - int(voiced[0]) + 1) * FRAME / SAMPLE_RATE if len(voiced) else 0.0
     print(
-        f"\nturn took {turn_s:.1f} s; user: {user_text!r}; agent: {reply!r}; "
+        f"\nconnected in {connect_s:.2f} s; turn took {turn_s:.1f} s; "
+        f"user: {user_text!r}; agent: {reply!r}; "
         f"recorded {len(audio) / SAMPLE_RATE:.1f} s, {speech_s:.2f} s voiced"
+        f" over {span_s:.2f} s"
     )
 
-    user_turns = [b for b in bubbles if b["role"] == "user"]
+    user_turns = [b for b in bubbles if b["role"] == "user" and b["final"]]
     assert len(user_turns) == 1, (
         f"the question was played once (%noloop) but the agent heard {len(user_turns)} user "
         f"turns: {bubbles}{pg.diagnostics()}"
     )
-    assert metric_rows >= 1, f"the latency panel shows no rows; metrics={state}{pg.diagnostics()}"
-    assert speech_s >= 0.5, (
-        f"the recorded agent audio has only {speech_s:.2f} s above {SPEECH_RMS} RMS "
-        f"(peak {np.abs(audio).max(initial=0):.3f}, {len(audio) / SAMPLE_RATE:.1f} s recorded)"
-        f"{pg.diagnostics()}"
+    # A repeated question (a looping fake microphone) or an echo would barge in on the reply.
+    interrupted = [t for t in state["transcripts"] if t.get("interrupted")]
+    assert not interrupted, f"the agent's reply was interrupted: {interrupted}{pg.diagnostics()}"
+    assert metric_rows >= 1, f"the latency panel shows no rows{pg.diagnostics()}"
+
+    # Plausible speech for the caption: Piper says a word in ~0.2-0.4 s.
+    n_words = len(words(reply))
+    assert speech_s >= max(0.5, 0.08 * n_words), (
+        f"the recorded agent audio has only {speech_s:.2f} s above {SPEECH_RMS} RMS for "
+        f"{n_words} words (peak {np.abs(audio).max(initial=0):.3f}, "
+        f"{len(audio) / SAMPLE_RATE:.1f} s recorded){pg.diagnostics()}"
     )
-    # 64 tokens at most: a few sentences, well under 40 s of speech.
-    assert speech_s <= 40, f"{speech_s:.1f} s of agent speech for {reply!r}{pg.diagnostics()}"
+    assert span_s <= 1.0 * n_words + 3, (
+        f"{span_s:.1f} s of agent audio for {n_words} words ({reply!r}){pg.diagnostics()}"
+    )
 
     start = max(0, int(voiced[0]) * FRAME - SAMPLE_RATE // 2)
     end = min(len(audio), (int(voiced[-1]) + 1) * FRAME + SAMPLE_RATE // 2)
