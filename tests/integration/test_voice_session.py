@@ -73,8 +73,21 @@ async def test_user_speech_interrupts_the_agent(server: RunningServer, speech_di
         next_user = await client.wait_for(_is_final("user", turn_id=2), REPLY_TIMEOUT_S)
     finally:
         await client.close()
-    # The reply may only have been short enough to finish: then there is nothing to interrupt.
     assert agent["interrupted"] is True, f"{agent}\n{server.log()}"
+    # What enters the context is what was heard: a word prefix of what had started playing.
+    started = [
+        m["text"]
+        for _, m in client.messages
+        if m.get("type") == "transcript"
+        and m["role"] == "agent"
+        and not m["final"]
+        and m["turn_id"] == 1
+    ][-1]
+    heard = agent["text"].split()
+    assert heard == started.split()[: len(heard)] and len(heard) < len(started.split()), (
+        heard,
+        started,
+    )
     assert "question" in _words(next_user["text"]) or "stop" in _words(next_user["text"])
 
 

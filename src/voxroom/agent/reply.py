@@ -10,11 +10,19 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from voxroom.agent.chunking import SentenceChunker
 from voxroom.agent.timing import TurnTimings, now
 from voxroom.providers.base import TTS
 from voxroom.transport.base import AudioSink
+
+
+@dataclass(slots=True)
+class SpokenSentence:
+    text: str
+    started_at: float  # the sink's played_seconds when its first frame went out
+    seconds: float = 0.0  # audio queued for it so far
 
 
 class Reply:
@@ -34,13 +42,29 @@ class Reply:
         self.timings = timings
         self._on_sentence_played = on_sentence_played
         self._on_synthesized = on_synthesized  # (sentence, audio seconds, seconds taken)
-        self.heard: list[str] = []  # sentences whose audio started playing
+        self.spoken: list[SpokenSentence] = []  # sentences whose audio started playing
         self.generated: list[str] = []
         self._played_out = asyncio.Event()
 
     @property
+    def started_text(self) -> str:
+        """Every sentence whose audio has started: the live caption while speaking."""
+        return " ".join(sentence.text for sentence in self.spoken)
+
+    @property
     def heard_text(self) -> str:
-        return " ".join(self.heard)
+        """What the user heard: whole sentences played, and of a sentence cut off by a
+        barge-in, the share of its words matching the share of its audio that went out."""
+        words: list[str] = []
+        for sentence in self.spoken:
+            sentence_words = sentence.text.split()
+            played = self._sink.played_seconds - sentence.started_at
+            if sentence.seconds > 0 and played < sentence.seconds:
+                keep = round(len(sentence_words) * max(0.0, played) / sentence.seconds)
+                words += sentence_words[:keep]
+                break
+            words += sentence_words
+        return " ".join(words)
 
     async def run(self) -> None:
         """Returns once every queued sentence has been played out (or raises on failure)."""
@@ -72,24 +96,24 @@ class Reply:
 
     async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
         while (sentence := await sentences.get()) is not None:
-            started = False
-            synthesis_began, audio_seconds = now(), 0.0
+            spoken = SpokenSentence(sentence, started_at=0.0)
+            synthesis_began = now()
             async for chunk in self._tts.synthesize(sentence):
-                audio_seconds += chunk.seconds
                 if self.timings.tts_first_chunk is None:
                     self.timings.tts_first_chunk = now()
-                if not started:  # the marker goes in with audio behind it, never before
-                    self._sink.mark(functools.partial(self._sentence_started, sentence))
-                    started = True
+                if spoken.seconds == 0.0:  # the marker goes in with audio behind it, never before
+                    self._sink.mark(functools.partial(self._sentence_started, spoken))
+                spoken.seconds += chunk.seconds
                 self._sink.push(chunk.samples, chunk.sample_rate)
-            self._on_synthesized(sentence, audio_seconds, now() - synthesis_began)
+            self._on_synthesized(sentence, spoken.seconds, now() - synthesis_began)
         self._sink.mark(self._played_out.set)
 
-    def _sentence_started(self, sentence: str) -> None:
+    def _sentence_started(self, sentence: SpokenSentence) -> None:
         if self.timings.first_audio_sent is None:
             self.timings.first_audio_sent = now()
-        self.heard.append(sentence)
-        self._on_sentence_played(sentence)
+        sentence.started_at = self._sink.played_seconds
+        self.spoken.append(sentence)
+        self._on_sentence_played(sentence.text)
 
 
 async def single_text(text: str) -> AsyncIterator[str]:

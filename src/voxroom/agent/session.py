@@ -259,7 +259,7 @@ class AgentSession:
                     interrupted=False,
                 )
             )
-        elif failed and not reply.heard:  # every provider failed: tell the user, by voice
+        elif failed and not reply.spoken:  # every provider failed: tell the user, by voice
             timings = TurnTimings(reply.timings.turn_id, end_of_turn=now())
             self._spawn(self._start_reply(single_text(APOLOGY), timings, None, apology=True))
 
@@ -267,10 +267,10 @@ class AgentSession:
         if reply is not self._reply:
             return
         turn_id = reply.timings.turn_id
-        if len(reply.heard) == 1:
+        if len(reply.spoken) == 1:
             self._set_state("speaking")
             self.log.emit(reply.timings.metrics())
-        self.log.emit(ev.AgentSpeech(turn_id=turn_id, played_text=reply.heard_text, final=False))
+        self.log.emit(ev.AgentSpeech(turn_id=turn_id, played_text=reply.started_text, final=False))
 
     def _finish_reply(self, reply: Reply, user_text: str | None, interrupted: bool) -> None:
         if user_text is not None:

@@ -1,0 +1,251 @@
+"""`voxroom audit …`: list, show, export, verify and purge audited sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from voxroom.audit.config import AuditConfig
+from voxroom.audit.cost import PriceTable
+from voxroom.audit.export import ExportFormat, load_session, verify_rows, write_export
+from voxroom.audit.records import SessionSummary, StoredEvent
+from voxroom.audit.retention import purge as purge_sessions
+from voxroom.audit.store import AuditStore, normalize_url
+from voxroom.config import VoxroomConfig
+
+T = TypeVar("T")
+
+audit_app = typer.Typer(
+    help="The audit trail: list, inspect, export, verify and purge sessions.",
+    no_args_is_help=True,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+Db = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="VOXROOM_AUDIT__URL",
+        help="Database URL or SQLite file (default: <cache dir>/audit/audit.db).",
+        show_default=False,
+    ),
+]
+SessionId = Annotated[str, typer.Argument(help="Session id (or a unique prefix of it).")]
+_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@audit_app.command("list")
+def list_sessions(
+    agent: Annotated[str | None, typer.Option(help="Only this agent's sessions.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Started at or after: ISO date/time, or ago: 30m, 12h, 7d.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Started before (same forms).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    db: Db = None,
+) -> None:
+    """Sessions, newest first, with their totals."""
+    start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
+    found = _run(db, lambda store: store.list_sessions(agent, start, end, limit))
+    if as_json:
+        for summary in found:
+            print(json.dumps(summary.as_dict(), ensure_ascii=False))
+        return
+    table = Table("session", "agent", "started", "duration", "turns", "tokens", "cost", "ended")
+    for s in found:
+        duration = f"{s.ended_at - s.started_at:.0f} s" if s.ended_at else "-"
+        tokens = f"{s.prompt_tokens}+{s.completion_tokens}"
+        table.add_row(
+            s.id, s.agent, _when(s.started_at), duration, str(s.turns), tokens,
+            f"{s.cost:.4f}", s.end_reason or "(open)",
+        )  # fmt: skip
+    out.print(table if found else "no sessions")
+
+
+@audit_app.command()
+def show(session_id: SessionId, db: Db = None) -> None:
+    """A session's timeline: session time, event, turn and what happened."""
+
+    async def load(store: AuditStore) -> tuple[SessionSummary, list[dict[str, Any]]]:
+        summary, rows = await load_session(store, await _resolve(store, session_id))
+        return summary, [row.data() for row in rows]
+
+    summary, events = _run(db, load)
+    out.print(f"[bold]{summary.id}[/]  agent {summary.agent}  started {_when(summary.started_at)}")
+    out.print(
+        f"turns {summary.turns}  tokens {summary.prompt_tokens}+{summary.completion_tokens}  "
+        f"stt {summary.stt_seconds:.1f} s  tts {summary.tts_characters} chars  "
+        f"cost {summary.cost:.4f}  ended: {summary.end_reason or '(open)'}"
+    )
+    table = Table("t", "seq", "type", "turn", "what")
+    for data in events:
+        turn = data.get("turn_id")
+        table.add_row(
+            f"{data.get('t', 0.0):.3f}", str(data.get("seq")), str(data.get("type")),
+            "" if turn is None else str(turn), describe(data),
+        )  # fmt: skip
+    out.print(table)
+
+
+@audit_app.command()
+def export(
+    session_id: SessionId,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="json or jsonl.")] = "json",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    db: Db = None,
+) -> None:
+    """Export a session: summary, usage per turn and every event with its chain links."""
+    summary, rows = _run(db, lambda store: _load(store, session_id))
+    prices = PriceTable.load(_config().prices)
+    if output is None:
+        write_export(summary, rows, sys.stdout, fmt, prices)
+        return
+    with output.open("w", encoding="utf-8") as file:
+        write_export(summary, rows, file, fmt, prices)
+    err.print(f"exported {len(rows)} events of {summary.id} to {output}")
+
+
+@audit_app.command()
+def verify(session_id: SessionId, db: Db = None) -> None:
+    """Check a session's hash chain. Exit code 0: intact; 1: tampered (names the first bad seq)."""
+    summary, rows = _run(db, lambda store: _load(store, session_id))
+    result = verify_rows(summary, rows)
+    if result.ok:
+        out.print(
+            f"OK {summary.id}: {result.checked} events, chain intact, head {result.head_hash}"
+        )
+        return
+    out.print(f"TAMPERED {summary.id}: seq {result.first_bad_seq}: {result.reason}")
+    raise typer.Exit(1)
+
+
+@audit_app.command()
+def purge(
+    older_than: Annotated[
+        float, typer.Option("--older-than", help="Delete sessions started more than DAYS ago.")
+    ],
+    files_dir: Annotated[
+        Path | None,
+        typer.Option(help="Session files root (default: <cache dir>/audit/files)."),
+    ] = None,
+    db: Db = None,
+) -> None:
+    """Delete old sessions: their events, summaries and files (recordings)."""
+    if older_than < 0:
+        raise typer.BadParameter("must be 0 or more", param_hint="--older-than")
+    root = files_dir or _config().files_dir(_cache_dir())
+    ids = _run(db, lambda store: purge_sessions(store, older_than, root))
+    for session_id in ids:
+        out.print(session_id)
+    err.print(f"purged {len(ids)} sessions older than {older_than:g} days")
+
+
+def describe(data: dict[str, Any]) -> str:
+    """One short line about an event, for timelines."""
+    kind = data.get("type")
+    text: str
+    if kind == "session_started":
+        text = f"{data.get('agent')} over {data.get('transport')} {data.get('models', {})}"
+    elif kind == "session_ended":
+        text = str(data.get("reason"))
+    elif kind == "track_started":
+        text = f"{data.get('direction')} {data.get('kind')} of {data.get('participant')}"
+    elif kind == "state_changed":
+        text = str(data.get("state"))
+    elif kind == "user_transcript":
+        text = f"{'' if data.get('final') else '(interim) '}{data.get('text')}"
+    elif kind == "agent_speech":
+        flags = " (interrupted)" if data.get("interrupted") else ""
+        text = f"{'' if data.get('final') else '(playing) '}{data.get('played_text')}{flags}"
+    elif kind == "llm_request":
+        messages = data.get("messages") or [{}]
+        text = f"{data.get('model')}: {len(messages)} messages, last: {messages[-1].get('content')}"
+    elif kind == "llm_response":
+        tokens = f"{data.get('prompt_tokens')}+{data.get('completion_tokens')} tok"
+        text = f"{data.get('finish_reason')} {tokens}, ttft {data.get('ttft_ms')} ms: "
+        text += str(data.get("text"))
+    elif kind == "stt_usage":
+        text = (
+            f"{data.get('purpose')} {data.get('audio_seconds')} s in {data.get('duration_ms')} ms"
+        )
+    elif kind == "tts_usage":
+        text = f"{data.get('characters')} chars → {data.get('audio_seconds')} s"
+    elif kind == "turn_metrics":
+        text = f"total {data.get('total_ms')} ms (stt {data.get('stt_ms')}, llm first token "
+        text += f"{data.get('llm_first_token_ms')}, tts first {data.get('tts_first_chunk_ms')})"
+    elif kind == "error":
+        text = f"{data.get('component')}: {data.get('message')}"
+    else:
+        skip = {"type", "session_id", "seq", "ts", "t", "turn_id"}
+        text = json.dumps({k: v for k, v in data.items() if k not in skip}, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _config() -> AuditConfig:
+    # VoxroomConfig's `audit` section when it has one (VOXROOM_AUDIT__* variables).
+    audit = getattr(VoxroomConfig.from_env(), "audit", None)
+    return audit if isinstance(audit, AuditConfig) else AuditConfig()
+
+
+def _cache_dir() -> Path:
+    return VoxroomConfig.from_env().models.cache_dir
+
+
+def _run(db: str | None, work: Callable[[AuditStore], Awaitable[T]]) -> T:
+    url = normalize_url(db) if db else _config().database_url(_cache_dir())
+
+    async def main() -> T:
+        async with AuditStore(url) as store:
+            return await work(store)
+
+    try:
+        return asyncio.run(main())
+    except LookupError as exc:
+        err.print(f"[red]{exc.args[0] if exc.args else exc}")
+        raise typer.Exit(2) from exc
+
+
+async def _resolve(store: AuditStore, session_id: str) -> str:
+    if await store.session(session_id) is not None:
+        return session_id
+    matches = await store.list_sessions(id_prefix=session_id, limit=2)
+    if len(matches) == 1:
+        return matches[0].id
+    if not matches:
+        raise LookupError(f"no audited session {session_id!r}")
+    raise LookupError(f"{session_id!r} matches several sessions: give more of the id")
+
+
+async def _load(store: AuditStore, session_id: str) -> tuple[SessionSummary, list[StoredEvent]]:
+    return await load_session(store, await _resolve(store, session_id))
+
+
+def _parse_time(value: str | None, option: str) -> float | None:
+    if value is None:
+        return None
+    if match := _RELATIVE.fullmatch(value.strip()):
+        return time.time() - float(match.group(1)) * _UNIT_S[match.group(2)]
+    try:
+        return datetime.fromisoformat(value).timestamp()  # naive: local time
+    except ValueError as exc:
+        raise typer.BadParameter("use an ISO date/time or 30m, 12h, 7d", param_hint=option) from exc
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
