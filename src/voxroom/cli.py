@@ -16,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from voxroom.audit.cli import audit_app
 from voxroom.config import VoxroomConfig
 from voxroom.runner import DEFAULT_AGENT
 
@@ -28,6 +29,7 @@ models_app = typer.Typer(help="Model files.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (real sessions, real models).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
+app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 
 
@@ -140,6 +142,18 @@ def bench_latency(
     _logging(False)
     report = run_latency_bench(turns)
     print_report(report, json_out)
+
+
+@bench_app.command("turns")
+def bench_turns(
+    quick: Annotated[bool, typer.Option(help="A smaller set (as CI runs it).")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Turn-taking eval: barge-in stop latency, false cut-offs/interruptions, end-of-turn delay."""
+    from voxroom.bench.turns import print_turns_report, run_turns_bench
+
+    _logging(False)
+    print_turns_report(run_turns_bench(quick=quick), json_out)
 
 
 def main() -> None:

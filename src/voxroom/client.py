@@ -1,7 +1,8 @@
 """A voxroom client over aiortc: what tests, benchmarks and headless integrations use.
 
 It speaks the same contract as the browser (docs/protocol.md): token, SDP offer/answer over
-HTTP, one audio track each way, a `voxroom` data channel.
+HTTP, one audio track each way, a `voxroom` data channel, and with `video=True` one video track
+each way (a camera we push frames into; the agent's video comes back).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import aiohttp
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame
+from av import AudioFrame, VideoFrame
 
 from voxroom.media.audio import frame_to_mono, rms_dbfs
 from voxroom.transport.p2p.outbound import WIRE_RATE, PacedAudioTrack
+from voxroom.transport.p2p.video import PacedVideoTrack
+
+VideoHandler = Callable[[VideoFrame, float], None]  # (decoded frame, monotonic arrival time)
 
 SPEECH_DBFS = -45.0  # a received frame louder than this is agent speech, not comfort silence
 
@@ -44,6 +48,19 @@ class ReceivedAudio:
         picked = [c for c, t in zip(self.chunks, self.times, strict=True) if start <= t <= end]
         return np.concatenate(picked) if picked else np.zeros(0, np.int16)
 
+    def last_speech_before_gap(self, start: float, gap_s: float = 0.3) -> float | None:
+        """Arrival of the last voiced frame after `start` that is followed by `gap_s` of
+        silence: when the agent stopped talking (e.g. after a barge-in)."""
+        last: float | None = None
+        for arrived, level in zip(self.times, self.levels, strict=True):
+            if arrived < start:
+                continue
+            if level > SPEECH_DBFS:
+                last = arrived
+            elif last is not None and arrived - last >= gap_s:
+                return last
+        return None
+
     def speech_seconds_between(self, start: float, end: float = float("inf")) -> float:
         frames = sum(
             1
@@ -53,13 +70,35 @@ class ReceivedAudio:
         return frames * 0.02
 
 
+@dataclass(slots=True)
+class ReceivedVideo:
+    """The agent's video as it arrived: counts and the newest frame (frames are not kept)."""
+
+    frames: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+    last: VideoFrame | None = None
+
+
 class VoxroomClient:
     def __init__(
-        self, base_url: str, *, on_message: Callable[[dict[str, Any]], None] | None = None
+        self,
+        base_url: str,
+        *,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
+        video: bool = False,
+        on_video: VideoHandler | None = None,
+        camera_max_fps: float = 30.0,
     ):
         self.base_url = base_url.rstrip("/")
         self.microphone = PacedAudioTrack()
         self.received = ReceivedAudio()
+        # `camera.push(image, "bgr24")` sends video; frames pushed faster than it sends are
+        # replaced by newer ones, as a real camera's encoder would skip them.
+        self.camera = PacedVideoTrack(max_fps=camera_max_fps) if video else None
+        self.received_video = ReceivedVideo()
+        self._on_video = on_video
+        self._video_receiver: asyncio.Task[None] | None = None
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self._on_message = on_message
         self._pc: RTCPeerConnection | None = None
@@ -81,6 +120,8 @@ class VoxroomClient:
         self._token = token or self._token or await self.token()
         pc = self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pc.addTransceiver(self.microphone, direction="sendrecv")
+        if self.camera is not None:
+            pc.addTransceiver(self.camera, direction="sendrecv")
         self._channel = pc.createDataChannel("voxroom")
         self._channel.on("message", self._record_message)
         self._channel.on("open", self.channel_open.set)
@@ -100,6 +141,22 @@ class VoxroomClient:
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
             self._receiver = asyncio.ensure_future(self._receive(track))
+        elif track.kind == "video" and self._video_receiver is None:
+            self._video_receiver = asyncio.ensure_future(self._receive_video(track))
+
+    async def _receive_video(self, track: MediaStreamTrack) -> None:
+        received = self.received_video
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if not isinstance(frame, VideoFrame):
+                    continue
+                arrived = time.monotonic()
+                received.frames += 1
+                received.first_at = received.first_at or arrived
+                received.last_at, received.last = arrived, frame
+                if self._on_video:
+                    self._on_video(frame, arrived)
 
     async def _receive(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
@@ -124,15 +181,23 @@ class VoxroomClient:
 
     async def speak(self, samples: np.ndarray, sample_rate: int) -> float:
         """Send speech in real time; return the monotonic time its last sample was sent."""
-        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        _, end = await self.speak_timed(samples, sample_rate)
+        return end
 
-        def sent() -> None:
-            if not done.done():
-                done.set_result(time.monotonic())
+    async def speak_timed(self, samples: np.ndarray, sample_rate: int) -> tuple[float, float]:
+        """Send speech in real time; return when its first and last samples were sent."""
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[float] = loop.create_future()
+        done: asyncio.Future[float] = loop.create_future()
 
+        def stamp(future: asyncio.Future[float]) -> None:
+            if not future.done():
+                future.set_result(time.monotonic())
+
+        self.microphone.mark(lambda: stamp(started))
         self.microphone.push(samples, sample_rate)
-        self.microphone.mark(sent)
-        return await done
+        self.microphone.mark(lambda: stamp(done))
+        return await started, await done
 
     async def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float, after: float = 0.0
@@ -164,12 +229,15 @@ class VoxroomClient:
                     self.session_url, headers={"Authorization": f"Bearer {self._token}"}
                 ):
                     pass
-        if self._receiver:
-            self._receiver.cancel()
+        for task in (self._receiver, self._video_receiver):
+            if task:
+                task.cancel()
         if self._pc:
             await self._pc.close()
         self.microphone.stop()
+        if self.camera is not None:
+            self.camera.stop()
         await self._http.close()
 
 
-__all__ = ["WIRE_RATE", "ReceivedAudio", "VoxroomClient"]
+__all__ = ["WIRE_RATE", "ReceivedAudio", "ReceivedVideo", "VoxroomClient"]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
+from voxroom.audit.config import AuditConfig
+
 
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("VOXROOM_CACHE_DIR", Path.home() / ".cache" / "voxroom"))
@@ -62,13 +64,25 @@ class ModelsConfig(BaseModel):
 
 
 class TurnConfig(BaseModel):
+    """Every wait of the turn-taking engine, by name (each shows in the turn's metrics)."""
+
     vad_threshold: float = 0.5
-    # Silence after speech that ends a user turn (the end-of-turn wait).
-    end_of_turn_silence_ms: int = 500
+    # Voice while the agent speaks that pauses its audio at once (undone if it was a noise).
+    onset_ms: int = 32
+    # Speech shorter than this is not a turn (clicks, coughs).
+    min_speech_ms: int = 160
+    # Silence that ends a user turn provisionally; the reply is generated meanwhile.
+    end_of_turn_silence_ms: int = 350
+    # When the transcript so far sounds unfinished ("… and"), playout waits for this much
+    # silence instead; speech resuming before playout merges into the same turn.
+    incomplete_turn_silence_ms: int = 1500
+    semantic_endpointing: bool = True
     # Silence after which the final transcription starts speculatively (hidden in the wait).
     speculative_stt_after_ms: int = 160
-    # Speech shorter than this is not a turn (coughs, clicks); also the barge-in trigger.
-    min_speech_ms: int = 160
+    # Voiced speech over the agent beyond which it is an interruption without waiting for
+    # words; shorter speech whose words are only a backchannel ("mm-hmm") resumes the agent.
+    interruption_speech_ms: int = 1000
+    resume_after_false_interruption: bool = True
     # Interim captions: re-transcribe the growing utterance at most this often (0 = off).
     interim_interval_ms: int = 1000
     # Longest utterance kept (older audio is dropped from the turn).
@@ -86,6 +100,7 @@ class ServerConfig(BaseModel):
 
 
 class VoxroomConfig(BaseModel):
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     transport: TransportConfig = Field(default_factory=TransportConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)

@@ -1,8 +1,12 @@
-"""The user side of a session: VAD over inbound audio, turn detection, and transcription.
+"""The user side of a session: VAD over inbound audio, turn-taking, and transcription.
 
-Transcription starts speculatively as soon as the user pauses, so Whisper's fixed cost is
-hidden inside the end-of-turn silence instead of added after it. Interim captions come from
-re-transcribing the growing utterance when the recognizer is otherwise idle.
+- Transcription starts speculatively as soon as the user pauses, so Whisper's fixed cost is
+  hidden inside the end-of-turn silence instead of added after it.
+- The end of a turn is provisional: its transcript starts the reply at once, but playout waits
+  for confirmation — immediately if the words sound finished, after a longer silence if they
+  trail off ("… and"). Speech that resumes before the reply plays continues the same turn
+  (the held reply is discarded), so a mid-sentence pause never gets an answer.
+- Interim captions come from re-transcribing the growing utterance when the recognizer is idle.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from voxroom.agent.endpointing import SemanticEndpointing
 from voxroom.agent.timing import TurnTimings, now
 from voxroom.agent.turns import TurnDetector, TurnEvent
 from voxroom.audit.events import STTPurpose
@@ -30,13 +36,31 @@ Mode = Literal["hands_free", "push_to_talk"]
 
 class ListenerEvents(Protocol):
     def new_turn_id(self) -> int: ...
+    def on_voice_onset(self) -> None: ...
+    def on_voice_lost(self) -> None: ...
     def on_speech_start(self, turn_id: int) -> None: ...
+    def on_long_speech(self, turn_id: int) -> None: ...
     def on_interim(self, turn_id: int, text: str) -> None: ...
     def on_transcribed(
         self, turn_id: int, transcript: Transcript, duration_s: float, purpose: STTPurpose
     ) -> None: ...
     def on_user_turn(self, text: str, timings: TurnTimings) -> Awaitable[None]: ...
+    def on_turn_confirmed(self, turn_id: int) -> None: ...
+    def reply_released(self, turn_id: int) -> bool: ...
+    def on_turn_merged(self, turn_id: int) -> None: ...
     def on_error(self, message: str) -> None: ...
+
+
+@dataclass(slots=True)
+class EndedTurn:
+    """A turn that ended provisionally: it may still continue until its reply plays."""
+
+    turn_id: int
+    audio: np.ndarray
+    timings: TurnTimings
+    explicit: bool = False  # ended by the user (push-to-talk release): no semantic hold
+    complete: bool | None = None  # None until the transcript is known
+    confirmed: bool = False
 
 
 class SpeechListener:
@@ -48,15 +72,19 @@ class SpeechListener:
         self._stt = stt
         self._config = config
         self._events = events
+        self.endpointing = SemanticEndpointing(enabled=config.semantic_endpointing)
         self._detector = TurnDetector(config, self._block_ms)
         self._preroll: deque[np.ndarray] = deque(maxlen=PREROLL_BLOCKS)
         self._utterance: list[np.ndarray] = []
         self._turn_id = 0
         self._speculative: asyncio.Task[Transcript] | None = None
+        self._finalizing: asyncio.Task[None] | None = None
+        self._ended: EndedTurn | None = None
+        self._long_speech_sent = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self._interim_at_blocks = 0
         self._open_turn: int | None = None  # the turn still accepting interim captions
         self._speech_start = 0.0
-        self._tasks: set[asyncio.Task[None]] = set()
         self.mode: Mode = "hands_free"
         self._ptt_pressed = False
 
@@ -76,12 +104,13 @@ class SpeechListener:
                 self._utterance.append(block)
             return
         probability = await self._vad.probability(block)
-        if self._detector.in_turn:
-            self._utterance.append(block)
-        else:
-            self._preroll.append(block)
+        (self._utterance if self._detector.in_turn else self._preroll).append(block)
         event = self._detector.update(probability)
-        if event is TurnEvent.SPEECH_START:
+        if event is TurnEvent.ONSET:
+            self._events.on_voice_onset()
+        elif event is TurnEvent.ONSET_LOST:
+            self._events.on_voice_lost()
+        elif event is TurnEvent.SPEECH_START:
             self._begin_turn()
         elif event is TurnEvent.PAUSE:
             self._speculative = asyncio.ensure_future(
@@ -90,18 +119,38 @@ class SpeechListener:
         elif event is TurnEvent.RESUME:
             self._drop_speculative()
         elif event is TurnEvent.END_OF_TURN:
-            self._finish_turn(eot_wait_s=self._detector.silence_ms / 1000.0)
+            self._end_turn(eot_wait_s=self._detector.silence_ms / 1000.0)
         elif self._detector.in_turn:
-            self._maybe_interim()
+            self._during_speech()
+        self._maybe_confirm()
 
     def _begin_turn(self) -> None:
-        self._turn_id = self._events.new_turn_id()
-        self._utterance = list(self._preroll)
+        ended = self._ended
+        if ended is not None and not self._events.reply_released(ended.turn_id):
+            # The user went on before the reply played: one turn, the held reply discarded.
+            self._cancel_finalizing()
+            self._events.on_turn_merged(ended.turn_id)
+            self._turn_id = ended.turn_id
+            self._utterance = [ended.audio, *self._preroll]
+            self._speech_start = ended.timings.speech_start or now()
+        else:
+            self._turn_id = self._events.new_turn_id()
+            self._utterance = list(self._preroll)
+            self._speech_start = now() - self._detector.speech_ms / 1000.0
+            self._interim_at_blocks = len(self._utterance)
+        self._ended = None
         self._preroll.clear()
-        self._interim_at_blocks = len(self._utterance)
         self._open_turn = self._turn_id
-        self._speech_start = now() - self._detector.speech_ms / 1000.0
+        self._long_speech_sent = False
         self._events.on_speech_start(self._turn_id)
+
+    def _during_speech(self) -> None:
+        if not self._long_speech_sent and (
+            self._detector.speech_ms >= self._config.interruption_speech_ms
+        ):
+            self._long_speech_sent = True
+            self._events.on_long_speech(self._turn_id)
+        self._maybe_interim()
 
     def _audio(self) -> np.ndarray:
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.int16)
@@ -139,7 +188,8 @@ class SpeechListener:
         if turn_id == self._open_turn and transcript.text:
             self._events.on_interim(turn_id, transcript.text)
 
-    def _finish_turn(self, eot_wait_s: float) -> None:
+    # --- end of turn -------------------------------------------------------------------------
+    def _end_turn(self, eot_wait_s: float, explicit: bool = False) -> None:
         decided = now()
         timings = TurnTimings(
             turn_id=self._turn_id,
@@ -148,30 +198,50 @@ class SpeechListener:
             end_of_turn=decided,
         )
         speculative, self._speculative = self._speculative, None
-        audio = self._audio()
+        ended = EndedTurn(self._turn_id, self._audio(), timings, explicit=explicit)
         self._utterance = []
         self._open_turn = None
-        self._spawn(self._finalize(audio, speculative, timings))
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._ended = ended
+        self._finalizing = asyncio.ensure_future(self._finalize(ended, speculative))
 
     async def _finalize(
-        self, audio: np.ndarray, speculative: asyncio.Task[Transcript] | None, timings: TurnTimings
+        self, ended: EndedTurn, speculative: asyncio.Task[Transcript] | None
     ) -> None:
+        timings = ended.timings
         try:
             if speculative is not None:
                 transcript = await speculative
                 timings.speculative_stt = True
             else:
-                transcript = await self._transcribe(timings.turn_id, audio, "final")
+                transcript = await self._transcribe(ended.turn_id, ended.audio, "final")
         except ProviderError as exc:
             self._events.on_error(f"speech recognition failed: {exc}")
             return
         timings.transcript_ready = now()
+        ended.complete = ended.explicit or self.endpointing.looks_complete(transcript.text)
         await self._events.on_user_turn(transcript.text, timings)
+        self._maybe_confirm()
+
+    def _maybe_confirm(self) -> None:
+        """Release the held reply once the turn is certain enough."""
+        ended = self._ended
+        if ended is None or ended.confirmed or ended.complete is None:
+            return
+        silence_s = now() - (ended.timings.speech_end or now())
+        if ended.complete or silence_s * 1000 >= self._config.incomplete_turn_silence_ms:
+            ended.confirmed = True
+            ended.timings.confirmed = now()
+            self._events.on_turn_confirmed(ended.turn_id)
+
+    def _cancel_finalizing(self) -> None:
+        if self._finalizing is not None and not self._finalizing.done():
+            self._finalizing.cancel()
+        self._finalizing = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- push-to-talk ----------------------------------------------------------------------
     def set_mode(self, mode: Mode) -> None:
@@ -185,20 +255,23 @@ class SpeechListener:
         if self.mode != "push_to_talk" or self._ptt_pressed:
             return
         self._ptt_pressed = True
+        self._ended = None  # a press always starts a new turn: the user is explicit
         self._turn_id = self._events.new_turn_id()
         self._utterance = []
         self._open_turn = self._turn_id
         self._speech_start = now()
         self._events.on_speech_start(self._turn_id)
+        self._events.on_long_speech(self._turn_id)  # pressing means "stop talking", at once
 
     def release(self) -> None:
         if self.mode != "push_to_talk" or not self._ptt_pressed:
             return
         self._ptt_pressed = False
-        self._finish_turn(eot_wait_s=0.0)
+        self._end_turn(eot_wait_s=0.0, explicit=True)
 
     async def close(self) -> None:
         self._drop_speculative()
+        self._cancel_finalizing()
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()

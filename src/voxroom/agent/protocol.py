@@ -40,6 +40,7 @@ class TurnMetrics(_Message):
     type: Literal["turn_metrics"] = "turn_metrics"
     turn_id: int
     eot_wait_ms: float | None = None
+    confirm_ms: float | None = None
     stt_ms: float | None = None
     llm_first_token_ms: float | None = None
     first_sentence_ms: float | None = None

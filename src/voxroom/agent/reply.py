@@ -34,17 +34,33 @@ class Reply:
         sink: AudioSink,
         timings: TurnTimings,
         on_sentence_played: Callable[[str], None],
-        on_synthesized: Callable[[str, float, float], None],
+        on_synthesized: Callable[[str, str, float, float], None],
     ) -> None:
         self._text = text
         self._tts = tts
         self._sink = sink
         self.timings = timings
         self._on_sentence_played = on_sentence_played
-        self._on_synthesized = on_synthesized  # (sentence, audio seconds, seconds taken)
+        # (provider, sentence, audio seconds, seconds taken)
+        self._on_synthesized = on_synthesized
         self.spoken: list[SpokenSentence] = []  # sentences whose audio started playing
         self.generated: list[str] = []
         self._played_out = asyncio.Event()
+        # Playout waits for this: a reply prepared before the turn is certain is held here,
+        # and discarded unheard if the user goes on.
+        self.released = asyncio.Event()
+        self.discarded = False
+
+    @property
+    def turn_id(self) -> int:
+        return self.timings.turn_id
+
+    @property
+    def playing(self) -> bool:
+        return bool(self.spoken) and not self._played_out.is_set()
+
+    def release(self) -> None:
+        self.released.set()
 
     @property
     def started_text(self) -> str:
@@ -97,15 +113,19 @@ class Reply:
     async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
         while (sentence := await sentences.get()) is not None:
             spoken = SpokenSentence(sentence, started_at=0.0)
-            synthesis_began = now()
+            synthesis_began, provider = now(), self._tts.name
             async for chunk in self._tts.synthesize(sentence):
+                provider = chunk.provider or provider
                 if self.timings.tts_first_chunk is None:
                     self.timings.tts_first_chunk = now()
-                if spoken.seconds == 0.0:  # the marker goes in with audio behind it, never before
+                if spoken.seconds == 0.0:
+                    # Synthesis runs ahead; playout starts only once the turn is certain.
+                    await self.released.wait()
+                    # The marker goes in with audio behind it, never before.
                     self._sink.mark(functools.partial(self._sentence_started, spoken))
                 spoken.seconds += chunk.seconds
                 self._sink.push(chunk.samples, chunk.sample_rate)
-            self._on_synthesized(sentence, spoken.seconds, now() - synthesis_began)
+            self._on_synthesized(provider, sentence, spoken.seconds, now() - synthesis_began)
         self._sink.mark(self._played_out.set)
 
     def _sentence_started(self, sentence: SpokenSentence) -> None:

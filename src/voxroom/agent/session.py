@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from voxroom.agent import protocol as msg
 from voxroom.agent.agent import Agent
 from voxroom.agent.context import ChatContext, UserTurn
+from voxroom.agent.endpointing import BackchannelFilter
 from voxroom.agent.listener import SpeechListener
 from voxroom.agent.reply import Reply, single_text
 from voxroom.agent.timing import TurnTimings, now
@@ -54,10 +55,14 @@ class AgentSession:
         self.context = ChatContext(agent.instructions, agent.examples)
         self.state: msg.AgentState = "listening"
         self._turn_counter = 0
+        self._confirmed_turns: set[int] = set()
+        self._paused_reply: Reply | None = None  # a reply paused by user voice, maybe resumed
+        self.backchannels = BackchannelFilter()
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._inbound_observers: list[AudioObserver] = []
+        self._finalizers: list[Callable[[], Awaitable[None]]] = []
         self._listener = SpeechListener(models.vad, models.stt, config.turns, self)
         agent.session = self
         self.log.subscribe(self._forward_to_client)
@@ -85,15 +90,28 @@ class AgentSession:
             await self.agent.on_enter()
             await self._listener.run(self._observed_inbound())
         except asyncio.CancelledError:
-            reason = "ended by request"
+            reason = "cancelled"
             raise
         finally:
-            for task in self._background:
-                task.cancel()
-            await self._cancel_reply()
-            with contextlib.suppress(Exception):
-                await self.agent.on_exit()
-            self.log.emit(ev.SessionEnded(reason=reason))
+            # Shielded: a second cancellation must not cut the recording or the final event.
+            await asyncio.shield(self._teardown(reason))
+
+    async def _teardown(self, reason: str) -> None:
+        for task in self._background:
+            task.cancel()
+        await self._cancel_reply()
+        with contextlib.suppress(Exception):
+            await self.agent.on_exit()
+        for finalize in self._finalizers:
+            try:
+                await finalize()
+            except Exception:  # e.g. a full disk: report it, still close the log
+                log.exception("session %s: finalizer failed", self.id)
+        self.log.emit(ev.SessionEnded(reason=reason))
+
+    def add_finalizer(self, finalize: Callable[[], Awaitable[None]]) -> None:
+        """Run `finalize` when the session ends, before `session_ended` is logged."""
+        self._finalizers.append(finalize)
 
     def observe_inbound(self, observer: AudioObserver) -> None:
         """Call `observer` with every chunk of user audio as it arrives (e.g. to record)."""
@@ -115,9 +133,45 @@ class AgentSession:
         self._turn_counter += 1
         return self._turn_counter
 
+    def on_voice_onset(self) -> None:
+        """Voice over a released reply: silence it at once; words decide whether for good."""
+        reply = self._reply
+        if reply is not None and reply.released.is_set() and self._paused_reply is None:
+            self.transport.audio_out.pause()
+            self._paused_reply = reply
+
+    def on_voice_lost(self) -> None:
+        self._resume_paused()
+
     def on_speech_start(self, turn_id: int) -> None:
-        if self._reply_task is not None and not self._reply_task.done():
-            self._interrupt()  # barge-in: the user talks over the agent
+        self.on_voice_onset()
+
+    def on_long_speech(self, turn_id: int) -> None:
+        if self._paused_reply is not None:
+            self._interrupt()  # too long for a backchannel: a real barge-in
+
+    def on_turn_confirmed(self, turn_id: int) -> None:
+        self._confirmed_turns.add(turn_id)
+        if self._reply is not None and self._reply.turn_id == turn_id:
+            self._reply.release()
+
+    def reply_released(self, turn_id: int) -> bool:
+        return turn_id in self._confirmed_turns
+
+    def on_turn_merged(self, turn_id: int) -> None:
+        """The user went on speaking: the held reply was never heard and is dropped."""
+        if self._reply is not None and self._reply.turn_id == turn_id:
+            self._reply.discarded = True
+            self._interrupt()
+
+    def _resume_paused(self) -> None:
+        if self._paused_reply is not None:
+            resume = self._config.turns.resume_after_false_interruption
+            if self._paused_reply is self._reply and resume:
+                self.transport.audio_out.resume()
+            else:
+                self._interrupt()
+            self._paused_reply = None
 
     def on_interim(self, turn_id: int, text: str) -> None:
         self.log.emit(ev.UserTranscript(turn_id=turn_id, text=text, final=False))
@@ -128,7 +182,7 @@ class AgentSession:
         self.log.emit(
             ev.STTUsage(
                 turn_id=turn_id,
-                provider=self._models.stt.name,
+                provider=transcript.provider or self._models.stt.name,
                 purpose=purpose,
                 audio_seconds=round(transcript.audio_seconds, 3),
                 duration_ms=round(duration_s * 1e3, 1),
@@ -139,8 +193,14 @@ class AgentSession:
         self, text: str, timings: TurnTimings, source: ev.TurnSource = "voice"
     ) -> None:
         text = text.strip()
+        if self._paused_reply is not None:
+            if not text or self.backchannels.is_backchannel(text):
+                self._resume_paused()  # "mm-hmm" or a noise: the agent goes on
+                return
+            self._interrupt()
         if not text:  # noise that VAD took for speech
-            self._set_state("listening")
+            if self._reply is None:
+                self._set_state("listening")
             return
         self.log.emit(
             ev.UserTranscript(
@@ -191,11 +251,12 @@ class AgentSession:
             finish = "cancelled"
             raise
         finally:
+            served_provider, _, served_model = (request.usage.served_by or "").partition(":")
             self.log.emit(
                 ev.LLMResponded(
                     turn_id=turn_id,
-                    provider=llm.name,
-                    model=llm.model,
+                    provider=served_provider or llm.name,
+                    model=served_model or llm.model,
                     text="".join(parts),
                     finish_reason=finish,
                     prompt_tokens=request.usage.prompt_tokens,
@@ -223,14 +284,18 @@ class AgentSession:
             on_sentence_played=lambda _: self._on_sentence_played(reply),
             on_synthesized=functools.partial(self._record_tts, turn_id),
         )
+        if timings.speech_end is None or timings.turn_id in self._confirmed_turns:
+            reply.release()  # typed turns, say(), or a spoken turn already certain: play now
         self._reply = reply
         self._reply_task = asyncio.create_task(self._run_reply(reply, user_text, apology))
 
-    def _record_tts(self, turn_id: int, sentence: str, audio_s: float, took_s: float) -> None:
+    def _record_tts(
+        self, turn_id: int, provider: str, sentence: str, audio_s: float, took_s: float
+    ) -> None:
         self.log.emit(
             ev.TTSUsage(
                 turn_id=turn_id,
-                provider=self._models.tts.name,
+                provider=provider,
                 characters=len(sentence),
                 audio_seconds=round(audio_s, 3),
                 duration_ms=round(took_s * 1e3, 1),
@@ -273,6 +338,13 @@ class AgentSession:
         self.log.emit(ev.AgentSpeech(turn_id=turn_id, played_text=reply.started_text, final=False))
 
     def _finish_reply(self, reply: Reply, user_text: str | None, interrupted: bool) -> None:
+        if reply is self._paused_reply:
+            self._paused_reply = None
+        if reply.discarded:  # prepared ahead and never played: no trace in context or captions
+            if reply is self._reply:
+                self._reply = None
+                self._set_state("listening")
+            return
         if user_text is not None:
             self.context.add_exchange(user_text, reply.heard_text, interrupted)
         self.log.emit(
@@ -290,6 +362,7 @@ class AgentSession:
 
     def _interrupt(self) -> None:
         self.transport.audio_out.clear()  # first: silence on the very next 20 ms frame
+        self._paused_reply = None
         if self._reply_task is not None:
             self._reply_task.cancel()
 

@@ -23,8 +23,9 @@ class TurnTimings:
     turn_id: int
     speech_start: float | None = None  # first voiced audio of the user (None for typed turns)
     speech_end: float | None = None  # last voiced audio of the user (None for typed turns)
-    end_of_turn: float | None = None  # the turn was decided complete
+    end_of_turn: float | None = None  # VAD silence ended the turn (provisionally)
     transcript_ready: float | None = None
+    confirmed: float | None = None  # the turn was certain enough to play the reply
     llm_request: float | None = None
     llm_first_token: float | None = None
     first_sentence: float | None = None
@@ -37,6 +38,7 @@ class TurnTimings:
         return TurnMetricsRecorded(
             turn_id=self.turn_id,
             eot_wait_ms=_ms(self.speech_end, self.end_of_turn),
+            confirm_ms=_ms(self.speech_end, self.confirmed),
             stt_ms=_ms(self.end_of_turn, self.transcript_ready),
             llm_first_token_ms=_ms(self.llm_request, self.llm_first_token),
             first_sentence_ms=_ms(self.end_of_turn, self.first_sentence),

@@ -1,10 +1,13 @@
 """Turn detection from VAD probabilities: pure logic over 32 ms blocks, no I/O, no clocks.
 
 Events:
-- SPEECH_START — speech lasted `min_speech_ms`: a user turn begins (and barges in on the agent)
+- ONSET        — voice for `onset_ms`: enough to pause an agent that is speaking (cheap to undo)
+- ONSET_LOST   — the voice stopped before `min_speech_ms`: a click or a cough, not a turn
+- SPEECH_START — speech lasted `min_speech_ms`: a user turn begins
 - PAUSE        — silence reached `speculative_stt_after_ms`: transcribe speculatively now
 - RESUME       — speech came back after a PAUSE: the speculative transcript is stale
-- END_OF_TURN  — silence reached `end_of_turn_silence_ms`: the user is done
+- END_OF_TURN  — silence reached `end_of_turn_silence_ms`: the turn ends (provisionally: the
+                 engine may still merge speech that follows before the reply plays)
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ HYSTERESIS = 0.15  # leave speech only below threshold - HYSTERESIS, so flutter 
 
 
 class TurnEvent(Enum):
+    ONSET = "onset"
+    ONSET_LOST = "onset_lost"
     SPEECH_START = "speech_start"
     PAUSE = "pause"
     RESUME = "resume"
@@ -32,6 +37,7 @@ class TurnDetector:
         self.silence_ms = 0.0  # trailing silence
         self._voiced = False
         self._paused = False
+        self._onset = False
 
     def reset(self) -> None:
         self.in_turn = False
@@ -39,6 +45,7 @@ class TurnDetector:
         self.silence_ms = 0.0
         self._voiced = False
         self._paused = False
+        self._onset = False
 
     def update(self, probability: float) -> TurnEvent | None:
         threshold = self._config.vad_threshold
@@ -50,12 +57,19 @@ class TurnDetector:
     def _idle(self, voiced: bool) -> TurnEvent | None:
         if not voiced:
             self.speech_ms = 0.0
+            if self._onset:
+                self._onset = False
+                return TurnEvent.ONSET_LOST
             return None
         self.speech_ms += self._block_ms
         if self.speech_ms >= self._config.min_speech_ms:
             self.in_turn = True
+            self._onset = False
             self.silence_ms = 0.0
             return TurnEvent.SPEECH_START
+        if not self._onset and self.speech_ms >= self._config.onset_ms:
+            self._onset = True
+            return TurnEvent.ONSET
         return None
 
     def _in_turn(self, voiced: bool) -> TurnEvent | None:

@@ -125,11 +125,9 @@ def verify(session_id: SessionId, db: Db = None) -> None:
     summary, rows = _run(db, lambda store: _load(store, session_id))
     result = verify_rows(summary, rows)
     if result.ok:
-        out.print(
-            f"OK {summary.id}: {result.checked} events, chain intact, head {result.head_hash}"
-        )
+        print(f"OK {summary.id}: {result.checked} events, chain intact, head {result.head_hash}")
         return
-    out.print(f"TAMPERED {summary.id}: seq {result.first_bad_seq}: {result.reason}")
+    print(f"TAMPERED {summary.id}: seq {result.first_bad_seq}: {result.reason}")
     raise typer.Exit(1)
 
 
@@ -159,7 +157,8 @@ def describe(data: dict[str, Any]) -> str:
     kind = data.get("type")
     text: str
     if kind == "session_started":
-        text = f"{data.get('agent')} over {data.get('transport')} {data.get('models', {})}"
+        models = " ".join(f"{k}={v}" for k, v in (data.get("models") or {}).items())
+        text = f"{data.get('agent')} over {data.get('transport')} {models}"
     elif kind == "session_ended":
         text = str(data.get("reason"))
     elif kind == "track_started":
@@ -185,8 +184,8 @@ def describe(data: dict[str, Any]) -> str:
     elif kind == "tts_usage":
         text = f"{data.get('characters')} chars → {data.get('audio_seconds')} s"
     elif kind == "turn_metrics":
-        text = f"total {data.get('total_ms')} ms (stt {data.get('stt_ms')}, llm first token "
-        text += f"{data.get('llm_first_token_ms')}, tts first {data.get('tts_first_chunk_ms')})"
+        timings = [(k[:-3], v) for k, v in data.items() if k.endswith("_ms") and v is not None]
+        text = ", ".join(f"{name} {value:g} ms" for name, value in timings)
     elif kind == "error":
         text = f"{data.get('component')}: {data.get('message')}"
     else:

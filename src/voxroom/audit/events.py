@@ -117,12 +117,24 @@ class TurnMetricsRecorded(Event):
     type: Literal["turn_metrics"] = "turn_metrics"
     turn_id: int
     eot_wait_ms: float | None = None
+    confirm_ms: float | None = None  # end of speech → turn certain enough to play the reply
     stt_ms: float | None = None
     llm_first_token_ms: float | None = None
     first_sentence_ms: float | None = None
     tts_first_chunk_ms: float | None = None
     total_ms: float | None = None
     speculative_stt: bool = False
+
+
+class RecordingSaved(Event):
+    """The session's audio files; sample n of each file is session clock n / sample_rate."""
+
+    type: Literal["recording_saved"] = "recording_saved"
+    files: dict[str, str]  # {"user": …, "agent": …, "stereo": …}, relative to the session folder
+    sample_rate: int
+    duration: float
+    padded_seconds: dict[str, float] = Field(default_factory=dict)
+    trimmed_seconds: dict[str, float] = Field(default_factory=dict)
 
 
 class ErrorOccurred(Event):
@@ -143,6 +155,7 @@ AnyEvent = Annotated[
     | STTUsage
     | TTSUsage
     | TurnMetricsRecorded
+    | RecordingSaved
     | ErrorOccurred,
     Field(discriminator="type"),
 ]

@@ -17,10 +17,14 @@ from pydantic import BaseModel, Field, field_validator
 _PROTECTED_KEYS = frozenset({"type", "session_id"})
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# 13–19 digits, optionally grouped by single spaces or dashes; confirmed by the Luhn check.
-_CARD = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?![\w])")
-# A run of digits with the separators phone numbers use; `_is_phone` decides. Matching the
-# whole run first matters: a rejected run is left alone, never re-matched piecewise.
+# Groups of digits joined by single spaces or dashes; `_redact_cards` finds cards inside.
+_CARD_RUN = re.compile(r"(?<![\w.])\d+(?:[ -]\d+)*(?![\w])")
+_DIGITS = re.compile(r"\d+")
+# How cards are written: one block, 4-4-4-4(-3), Amex 4-6-5, Diners 4-6-4.
+_CARD_LAYOUTS = ([4, 6, 5], [4, 6, 4])
+# A run of digits with the separators phone numbers use; `_is_phone` decides on the whole
+# run, never on pieces of it (pieces of long numbers look like phones). So a phone number
+# written right before another number (not a card: cards are replaced first) may be kept.
 _PHONE = re.compile(r"(?<![\w.+])(?:\+|\(\+?)?\d[\d ().-]*\d(?![\w])")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DECIMAL = re.compile(r"\d+\.\d+")
@@ -66,7 +70,7 @@ class Redactor:
         if policy.emails:
             self._steps.append(_substitute(_EMAIL, policy.email_token))
         if policy.cards:
-            self._steps.append(_substitute(_CARD, policy.card_token, _is_card))
+            self._steps.append(_cards(policy.card_token))
         if policy.phones:
             self._steps.append(_substitute(_PHONE, policy.phone_token, _is_phone))
 
@@ -104,6 +108,36 @@ def _substitute(
     return lambda text: pattern.sub(replace, text)
 
 
+def _cards(token: str) -> Callable[[str], str]:
+    def replace(match: re.Match[str]) -> str:
+        return _redact_cards(match.group(0), token)
+
+    return lambda text: _CARD_RUN.sub(replace, text)
+
+
+def _redact_cards(run: str, token: str) -> str:
+    """Replace each card in a run of digit groups: from the left, the longest span of whole
+    groups that is a card. A run can hold more than a card ("call 555 0101 4111 1111 …")."""
+    groups = [match.span() for match in _DIGITS.finditer(run)]
+    out: list[str] = []
+    pos = i = 0
+    while i < len(groups):
+        digits, end = 0, None
+        for j in range(i, len(groups)):
+            digits += groups[j][1] - groups[j][0]
+            if digits > 19:
+                break
+            if _is_card(run[groups[i][0] : groups[j][1]]):
+                end = j
+        if end is None:
+            i += 1
+            continue
+        out += [run[pos : groups[i][0]], token]
+        pos, i = groups[end][1], end + 1
+    out.append(run[pos:])
+    return "".join(out)
+
+
 def luhn_valid(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):
@@ -115,9 +149,19 @@ def luhn_valid(digits: str) -> bool:
 
 
 def _is_card(candidate: str) -> bool:
-    digits = re.sub(r"\D", "", candidate)
-    # All zeros passes Luhn but is no card; it is a placeholder in test data and forms.
-    return 13 <= len(digits) <= 19 and digits.strip("0") != "" and luhn_valid(digits)
+    """13–19 digits in a card layout passing the Luhn check. The layout rule keeps a phone
+    number and a card written one after the other from passing as one (Luhn alone lets one
+    random number in ten through)."""
+    groups = _DIGITS.findall(candidate)
+    digits = "".join(groups)
+    sizes = [len(group) for group in groups]
+    layout = (
+        len(sizes) == 1
+        or sizes in _CARD_LAYOUTS
+        or (all(size == 4 for size in sizes[:-1]) and 1 <= sizes[-1] <= 4)
+    )
+    # All zeros passes Luhn but is no card: a placeholder in test data and forms.
+    return 13 <= len(digits) <= 19 and layout and digits.strip("0") != "" and luhn_valid(digits)
 
 
 def _is_phone(candidate: str) -> bool:

@@ -71,7 +71,7 @@ class AuditWriter:
         self.enqueued = 0
         self.processed = 0  # written, or given up on (counted in `lost`)
         self.dropped = 0  # refused: queue full or writer closed
-        self.lost = 0  # accepted but never stored (store failed until close, or a bad event)
+        self.lost = 0  # accepted, not stored: store failed until close, bad event, duplicate seq
         self.batches = 0
 
     @classmethod
@@ -147,6 +147,9 @@ class AuditWriter:
             loop.call_soon_threadsafe(self._enqueue, event)
 
     def _enqueue(self, event: Event) -> None:
+        if self._closing:  # handed over from a thread while closing: the queue is sealed
+            self._refuse(event, "the audit writer is closed")
+            return
         if self._queue.qsize() >= self._max_pending:
             self._refuse(event, f"{self._max_pending} events already wait (store too slow?)")
             return
@@ -215,6 +218,10 @@ class AuditWriter:
             for event in batch:
                 self._sessions.pop(event.session_id, None)
         except _GaveUp:
+            for event in batch:
+                self._sessions.pop(event.session_id, None)
+        except Exception:  # a bug here must not stop the trail for every later event
+            log.exception("audit: batch of %d events failed", len(batch))
             for event in batch:
                 self._sessions.pop(event.session_id, None)
         finally:

@@ -108,6 +108,7 @@ class Transcript:
     text: str
     language: str | None = None
     audio_seconds: float = 0.0
+    provider: str = ""  # which backend answered (a fallback chain may vary)
 
 
 class STT(ABC):
@@ -174,6 +175,7 @@ class SpeechAudio:
 
     samples: np.ndarray
     sample_rate: int
+    provider: str = ""  # which backend spoke (a fallback chain may vary)
 
     @property
     def seconds(self) -> float:

@@ -8,6 +8,7 @@ stream has started it is not switched mid-way: a later failure surfaces to the s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,12 @@ class TTSChain(TTS):
         self.name = "+".join(p.name for p in self.chain)
 
     def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
-        return _stream_chain(self.chain, self.policy, lambda p: p.synthesize(text), "TTS")
+        return _stream_chain(self.chain, self.policy, lambda p: self._named(p, text), "TTS")
+
+    @staticmethod
+    async def _named(provider: TTS, text: str) -> AsyncIterator[SpeechAudio]:
+        async for chunk in provider.synthesize(text):
+            yield chunk if chunk.provider else dataclasses.replace(chunk, provider=provider.name)
 
 
 class STTChain(STT):
@@ -136,6 +142,6 @@ class STTChain(STT):
         async def once(provider: STT) -> AsyncIterator[Transcript]:
             yield await provider.transcribe(samples)
 
-        _, transcript, _ = await _first_of(self.chain, self.policy, once, "STT")
+        provider, transcript, _ = await _first_of(self.chain, self.policy, once, "STT")
         assert transcript is not None
-        return transcript
+        return dataclasses.replace(transcript, provider=transcript.provider or provider.name)

@@ -12,6 +12,7 @@ from aiohttp import web
 from voxroom.agent.agent import Agent
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
+from voxroom.server.audit_service import AuditService
 from voxroom.server.auth import SESSION_SCOPE, AuthError, TokenAuthority
 from voxroom.server.sdp import SdpError, validate_offer
 from voxroom.server.sessions import SessionLimitReached, SessionRegistry
@@ -121,6 +122,18 @@ def create_app(
     app = web.Application(client_max_size=config.server.max_sdp_bytes * 2)
     registry = SessionRegistry(config, models, agent_factory)
     app[REGISTRY] = registry
+
+    async def open_audit(_: web.Application) -> None:
+        if config.audit.enabled:
+            registry.audit = AuditService(config)
+            await registry.audit.start()
+
+    async def close_audit(_: web.Application) -> None:
+        if registry.audit is not None:
+            await registry.audit.close()
+
+    app.on_startup.append(open_audit)
+    app.on_cleanup.append(close_audit)
     app[AUTHORITY] = authority
     app[CONFIG] = config
     app.router.add_get("/", index)

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 from voxroom.agent.agent import Agent
 from voxroom.agent.session import AgentSession
+from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
+from voxroom.server.audit_service import AuditService
 from voxroom.transport.p2p.peer import P2PTransport
 
 log = logging.getLogger(__name__)
+END_TIMEOUT_S = 10.0
 
 
 class SessionLimitReached(RuntimeError):
@@ -30,11 +33,16 @@ class LiveSession:
 
 class SessionRegistry:
     def __init__(
-        self, config: VoxroomConfig, models: ModelSet, agent_factory: Callable[[], Agent]
+        self,
+        config: VoxroomConfig,
+        models: ModelSet,
+        agent_factory: Callable[[], Agent],
+        audit: AuditService | None = None,
     ) -> None:
         self._config = config
         self._models = models
         self._agent_factory = agent_factory
+        self.audit = audit
         self._live: dict[str, LiveSession] = {}
 
     def __len__(self) -> int:
@@ -51,9 +59,14 @@ class SessionRegistry:
             await transport.close()
             raise
         session_id = secrets.token_urlsafe(12)
+        event_log = SessionEventLog(session_id)
+        if self.audit is not None:
+            self.audit.attach(event_log)
         session = AgentSession(
-            session_id, self._agent_factory(), transport, self._models, self._config
+            session_id, self._agent_factory(), transport, self._models, self._config, event_log
         )
+        if self.audit is not None:
+            self.audit.record(session, transport.audio_out)
         task = asyncio.create_task(self._run(session_id, session, transport))
         self._live[session_id] = LiveSession(session, transport, task)
         log.info("session %s started (%d live)", session_id, len(self._live))
@@ -77,8 +90,10 @@ class SessionRegistry:
         if live is None:
             return False
         await live.transport.close()  # ends inbound audio: the session winds down by itself
-        live.task.cancel()
-        await asyncio.gather(live.task, return_exceptions=True)
+        done, _ = await asyncio.wait({live.task}, timeout=END_TIMEOUT_S)
+        if not done:  # stuck (a hook that never returns): cut it off
+            live.task.cancel()
+            await asyncio.gather(live.task, return_exceptions=True)
         return True
 
     async def close_all(self) -> None:

@@ -1,16 +1,23 @@
 """The transport protocol the agent engine talks to, whatever carries the media.
 
 A session sees inbound audio as mono int16 chunks at 16 kHz, an outbound `AudioSink` it can
-clear instantly (barge-in), and JSON data messages both ways.
+clear instantly (barge-in), and JSON data messages both ways. Transports that carry video also
+offer the participant's camera (`video_in`, latest-frame semantics) and an outbound `VideoSink`
+(`video_out`); both are None where a transport has no video.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from voxroom.media.video import PixelFormat, VideoOutStats
+
+if TYPE_CHECKING:
+    from voxroom.transport.video import VideoSource
 
 INBOUND_SAMPLE_RATE = 16000
 
@@ -34,6 +41,14 @@ class AudioSink(ABC):
     def clear(self) -> float:
         """Drop everything queued (markers included); return the seconds of audio dropped."""
 
+    @abstractmethod
+    def pause(self) -> None:
+        """Send silence from the next frame on, keeping the queue (a possible interruption)."""
+
+    @abstractmethod
+    def resume(self) -> None:
+        """Continue playout where it paused (the interruption was a noise or a backchannel)."""
+
     @property
     @abstractmethod
     def queued_seconds(self) -> float: ...
@@ -48,8 +63,31 @@ class AudioSink(ABC):
         """Call `observer` with every frame as it is sent (silence included), e.g. to record."""
 
 
+class VideoSink(ABC):
+    """Outbound video from frames an agent produces at any rate; the sink paces them.
+
+    The newest pushed frame wins: frames pushed faster than the sink sends are replaced (and
+    counted), so pushing never blocks and never builds a queue. The sink keeps a reference to
+    the array until it is sent: push a new array each time rather than reusing one buffer.
+    """
+
+    @abstractmethod
+    def push(
+        self, image: np.ndarray, format: PixelFormat = "bgr24", *, captured_at: float | None = None
+    ) -> None:
+        """Publish `image` (uint8, see `media.video` for layouts). `captured_at`: the
+        `received_at` of the camera frame it was made from, to measure the agent's delay."""
+
+    @property
+    @abstractmethod
+    def stats(self) -> VideoOutStats: ...
+
+
 class Transport(ABC):
     audio_out: AudioSink
+    # The participant's camera and the agent's own video; None where a transport has no video.
+    video_in: VideoSource | None = None
+    video_out: VideoSink | None = None
 
     @abstractmethod
     def inbound_audio(self) -> AsyncIterator[np.ndarray]:

@@ -38,6 +38,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         self._start: float | None = None
         self._timestamp = 0
         self._observers: list[AudioObserver] = []
+        self._paused = False
 
     # --- AudioSink -------------------------------------------------------------------------
     def push(self, samples: np.ndarray, sample_rate: int) -> None:
@@ -53,7 +54,14 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         dropped = self._queued_samples / WIRE_RATE
         self._queue.clear()
         self._queued_samples = 0
+        self._paused = False
         return dropped
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
 
     @property
     def queued_seconds(self) -> float:
@@ -71,7 +79,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         """Take one frame's worth from the queue, firing markers passed on the way."""
         out = np.empty(FRAME_SAMPLES, dtype=np.int16)
         filled = 0
-        while filled < FRAME_SAMPLES and self._queue:
+        while filled < FRAME_SAMPLES and self._queue and not self._paused:
             head = self._queue[0]
             if not isinstance(head, np.ndarray):
                 self._queue.popleft()
@@ -87,7 +95,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         self._queued_samples -= filled
         self._played_samples += filled
         # Fire markers that now sit at the head: their audio has just been sent in full.
-        while self._queue and not isinstance(self._queue[0], np.ndarray):
+        while self._queue and not self._paused and not isinstance(self._queue[0], np.ndarray):
             marker = self._queue.popleft()
             assert not isinstance(marker, np.ndarray)
             asyncio.get_running_loop().call_soon(marker)

@@ -1,4 +1,11 @@
-"""One aiortc peer connection as a voxroom Transport (offer in, answer out, no trickle)."""
+"""One aiortc peer connection as a voxroom Transport (offer in, answer out, no trickle).
+
+Video: the first video m-line of an offer is answered sendrecv with the agent's
+`PacedVideoTrack` attached (it sends nothing until the agent pushes a frame, so voice-only
+agents pay no encoding); further video m-lines are refused (inactive). The camera's decoded
+frames are drained as they arrive into `video_in` (latest-frame semantics): aiortc queues
+decoded frames without bound, so they must be taken even when no agent reads them.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +25,14 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame
+from av import AudioFrame, VideoFrame
 
 from voxroom.config import TransportConfig
 from voxroom.media.audio import StreamResampler, frame_to_mono
 from voxroom.transport.base import INBOUND_SAMPLE_RATE, MessageHandler, Transport
 from voxroom.transport.p2p.outbound import PacedAudioTrack
+from voxroom.transport.p2p.video import PacedVideoTrack
+from voxroom.transport.video import VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,9 @@ class P2PTransport(Transport):
     def __init__(self, config: TransportConfig) -> None:
         self.pc = RTCPeerConnection(rtc_configuration(config))
         self.audio_out: PacedAudioTrack = PacedAudioTrack()
+        self.video_in: VideoSource = VideoSource()
+        self.video_out: PacedVideoTrack = PacedVideoTrack()
+        self._video_task: asyncio.Task[None] | None = None
         self._inbound: asyncio.Queue[MediaStreamTrack | None] = asyncio.Queue()
         self._channel: RTCDataChannel | None = None
         self._pending: list[dict[str, Any]] = []
@@ -70,6 +82,12 @@ class P2PTransport(Transport):
             raise OfferError("offer has no audio m-line")
         audio[0].sender.replaceTrack(self.audio_out)
         audio[0].direction = "sendrecv"
+        for index, video in enumerate(t for t in self.pc.getTransceivers() if t.kind == "video"):
+            if index == 0:
+                video.sender.replaceTrack(self.video_out)
+                video.direction = "sendrecv"
+            else:  # one camera per participant: extra video is neither received nor decoded
+                video.direction = "inactive"
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 
@@ -77,6 +95,19 @@ class P2PTransport(Transport):
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
             self._inbound.put_nowait(track)
+        elif track.kind == "video" and self._video_task is None:
+            self._video_task = asyncio.ensure_future(self._drain_video(track))
+
+    async def _drain_video(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, VideoFrame):
+                    self.video_in.put(frame)
+        except MediaStreamError:
+            pass
+        finally:
+            self.video_in.end()
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label != DATA_CHANNEL_LABEL:
@@ -144,5 +175,10 @@ class P2PTransport(Transport):
             return
         self.closed.set()
         self.audio_out.stop()
+        self.video_out.stop()
         self._inbound.put_nowait(None)
+        if self._video_task is not None:
+            self._video_task.cancel()
+            await asyncio.gather(self._video_task, return_exceptions=True)
+        self.video_in.end()
         await self.pc.close()

@@ -1,0 +1,97 @@
+"""The server's audit plumbing: one store and one writer per process, retention on a timer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from voxroom.agent.session import AgentSession
+from voxroom.audit.events import RecordingSaved
+from voxroom.audit.log import SessionEventLog
+from voxroom.audit.recorder import SessionRecorder
+from voxroom.audit.retention import purge
+from voxroom.audit.store import AuditStore
+from voxroom.audit.writer import AuditWriter
+from voxroom.config import VoxroomConfig
+from voxroom.transport.base import AudioSink
+
+log = logging.getLogger(__name__)
+RETENTION_CHECK_S = 3600.0
+
+
+class AuditService:
+    def __init__(self, config: VoxroomConfig) -> None:
+        self._config = config.audit
+        self._cache_dir = config.models.cache_dir
+        self.store = AuditStore(self._config.database_url(self._cache_dir))
+        self.writer = AuditWriter.from_config(self.store, self._config)
+        self._retention: asyncio.Task[None] | None = None
+
+    @property
+    def files_dir(self) -> Path:
+        return self._config.files_dir(self._cache_dir)
+
+    def session_dir(self, session_id: str) -> Path:
+        return self.files_dir / session_id
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.writer.start()
+        if self._config.retention_days is not None:
+            self._retention = asyncio.create_task(self._enforce_retention())
+
+    def attach(self, event_log: SessionEventLog) -> None:
+        """Before the session emits anything: the hash chain starts at seq 1."""
+        self.writer.attach(event_log)
+
+    def record(self, session: AgentSession, outbound: AudioSink) -> None:
+        """Record both sides to the session's folder; the files are logged when it ends."""
+        recorder = SessionRecorder(self.session_dir(session.id), clock=session.log.clock)
+        session.observe_inbound(recorder.inbound)
+        outbound.observe(recorder.outbound)
+
+        async def save() -> None:
+            recording = await recorder.close()
+            session.log.emit(
+                RecordingSaved(
+                    files={
+                        name: f.path.name
+                        for name, f in (
+                            ("user", recording.user),
+                            ("agent", recording.agent),
+                            ("stereo", recording.stereo),
+                        )
+                    },
+                    sample_rate=recording.stereo.sample_rate,
+                    duration=round(recording.stereo.seconds, 3),
+                    padded_seconds={
+                        "user": recording.user_track.padded_seconds,
+                        "agent": recording.agent_track.padded_seconds,
+                    },
+                    trimmed_seconds={
+                        "user": recording.user_track.trimmed_seconds,
+                        "agent": recording.agent_track.trimmed_seconds,
+                    },
+                )
+            )
+
+        session.add_finalizer(save)
+
+    async def _enforce_retention(self) -> None:
+        days = self._config.retention_days
+        assert days is not None
+        while True:
+            purged = await purge(self.store, days, self.files_dir)
+            if purged:
+                log.info("retention: purged %d sessions older than %s days", len(purged), days)
+            await asyncio.sleep(RETENTION_CHECK_S)
+
+    async def close(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+        await self.writer.close()
+        await self.store.close()
