@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from voxroom.agent.context import UserTurn
+from voxroom.agent.context import ToolExample, UserTurn
 
 if TYPE_CHECKING:
     from voxroom.agent.session import AgentSession
@@ -36,6 +36,10 @@ class Agent:
     )
     examples: ClassVar[list[tuple[str, str]]] = DEFAULT_EXAMPLES
     greeting: ClassVar[str | None] = None
+    # Few-shot tool use for base models: (user says, tool, arguments, tool result, agent says).
+    tool_examples: ClassVar[list[ToolExample]] = []
+    max_tool_steps: ClassVar[int] = 3  # tool round trips per turn before the model must answer
+    temperature: ClassVar[float | None] = None  # None: the configured default
 
     session: AgentSession
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
-from voxroom.providers.base import ChatMessage
+from voxroom.providers.base import ChatMessage, ToolCall
 
 MAX_HISTORY_MESSAGES = 16  # keeps the prompt small: short-context local models, fast prefill
 
@@ -24,9 +25,38 @@ class UserTurn:
             self.context.append(text.strip())
 
 
+@dataclass(frozen=True, slots=True)
+class ToolExample:
+    """A worked tool call, shown to the model as part of the few-shot preamble."""
+
+    user: str
+    tool: str
+    arguments: dict[str, object]
+    result: str
+    answer: str
+
+    def messages(self, index: int) -> list[ChatMessage]:
+        call = ToolCall(f"example_{index}", self.tool, json.dumps(self.arguments))
+        return [
+            ChatMessage("user", self.user),
+            ChatMessage("assistant", "", tool_calls=(call,)),
+            ChatMessage("tool", self.result, tool_call_id=call.id),
+            ChatMessage("assistant", self.answer),
+        ]
+
+
 class ChatContext:
-    def __init__(self, instructions: str, examples: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        instructions: str,
+        examples: list[tuple[str, str]],
+        tool_examples: list[ToolExample] | None = None,
+    ) -> None:
         self._preamble = [ChatMessage("system", instructions)]
+        # Tool examples first: a base model imitates the most recent pattern most, and most
+        # turns should be answered in words.
+        for index, example in enumerate(tool_examples or []):
+            self._preamble += example.messages(index)
         for question, answer in examples:
             self._preamble += [ChatMessage("user", question), ChatMessage("assistant", answer)]
         self.history: list[ChatMessage] = []

@@ -24,10 +24,11 @@ from voxroom.agent.endpointing import BackchannelFilter
 from voxroom.agent.listener import SpeechListener
 from voxroom.agent.reply import Reply, single_text
 from voxroom.agent.timing import TurnTimings, now
+from voxroom.agent.tools import agent_tools, run_tool
 from voxroom.audit import events as ev
 from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
-from voxroom.providers.base import LLMRequest, Transcript
+from voxroom.providers.base import ChatMessage, LLMRequest, LLMUsage, Transcript
 from voxroom.providers.factory import ModelSet
 from voxroom.transport.base import INBOUND_SAMPLE_RATE, AudioObserver, Transport
 
@@ -52,7 +53,7 @@ class AgentSession:
         self.log = event_log or SessionEventLog(session_id)
         self._models = models
         self._config = config
-        self.context = ChatContext(agent.instructions, agent.examples)
+        self.context = ChatContext(agent.instructions, agent.examples, agent.tool_examples)
         self.state: msg.AgentState = "listening"
         self._turn_counter = 0
         self._confirmed_turns: set[int] = set()
@@ -217,9 +218,13 @@ class AgentSession:
         request = LLMRequest(
             messages=self.context.messages_for(turn),
             max_tokens=self._config.models.llm_max_tokens,
-            temperature=self._config.models.llm_temperature,
+            temperature=(
+                self.agent.temperature
+                if self.agent.temperature is not None
+                else self._config.models.llm_temperature
+            ),
         )
-        await self._start_reply(self._audited_llm(turn.turn_id, request), timings, turn.text)
+        await self._start_reply(self._reply_text(turn.turn_id, request), timings, turn.text)
 
     def on_error(self, message: str, component: str = "session") -> None:
         log.warning("session %s: %s", self.id, message)
@@ -227,8 +232,47 @@ class AgentSession:
         self._set_state("listening")
 
     # --- replies -----------------------------------------------------------------------------
-    async def _audited_llm(self, turn_id: int, request: LLMRequest) -> AsyncIterator[str]:
-        """The LLM stream, with the full request and the response recorded as events."""
+    async def _reply_text(self, turn_id: int, request: LLMRequest) -> AsyncIterator[str]:
+        """The reply's text: LLM steps with tool round trips in between, up to a step limit
+        (the last step offers no tools, so the model has to answer in words)."""
+        tools = agent_tools(self.agent)
+        max_steps = self.agent.max_tool_steps
+        messages = request.messages
+        for step in range(max_steps + 1):
+            offered = [spec for spec, _ in tools.values()] if step < max_steps else []
+            step_request = dataclasses.replace(
+                request, messages=messages, tools=offered, usage=LLMUsage()
+            )
+            said: list[str] = []
+            async for delta in self._audited_llm(turn_id, step_request, step):
+                said.append(delta)
+                yield delta
+            calls = step_request.usage.tool_calls
+            if not calls:
+                return
+            results = [await run_tool(call, tools) for call in calls]
+            for result in results:
+                self.log.emit(
+                    ev.ToolCalled(
+                        turn_id=turn_id,
+                        call_id=result.call.id,
+                        name=result.call.name,
+                        arguments=result.call.arguments,
+                        output=result.output,
+                        error=result.error,
+                        duration_ms=result.duration_ms,
+                    )
+                )
+            messages = [
+                *messages,
+                ChatMessage("assistant", "".join(said), tool_calls=tuple(calls)),
+                *(ChatMessage("tool", r.output, tool_call_id=r.call.id) for r in results),
+            ]
+
+    async def _audited_llm(
+        self, turn_id: int, request: LLMRequest, step: int
+    ) -> AsyncIterator[str]:
+        """One LLM request, with the full request and the response recorded as events."""
         llm = self._models.llm
         self.log.emit(
             ev.LLMRequested(
@@ -237,6 +281,8 @@ class AgentSession:
                 model=llm.model,
                 messages=[dataclasses.asdict(m) for m in request.messages],
                 parameters=request.parameters(),
+                tools=[spec.openai() for spec in request.tools],
+                step=step,
             )
         )
         started, first, parts = now(), None, []
@@ -263,6 +309,8 @@ class AgentSession:
                     completion_tokens=request.usage.completion_tokens,
                     ttft_ms=round((first - started) * 1e3, 1) if first else None,
                     duration_ms=round((now() - started) * 1e3, 1),
+                    tool_calls=[dataclasses.asdict(c) for c in request.usage.tool_calls],
+                    step=step,
                 )
             )
 

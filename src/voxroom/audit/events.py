@@ -73,6 +73,8 @@ class LLMRequested(Event):
     model: str
     messages: list[dict[str, Any]]
     parameters: dict[str, Any] = Field(default_factory=dict)
+    tools: list[dict[str, Any]] = Field(default_factory=list)  # schemas offered to the model
+    step: int = 0  # 0 for the first request of a turn, +1 per tool round trip
 
 
 FinishReason = Literal["stop", "length", "cancelled", "error"]
@@ -88,6 +90,19 @@ class LLMResponded(Event):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     ttft_ms: float | None = None
+    duration_ms: float
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    step: int = 0
+
+
+class ToolCalled(Event):
+    type: Literal["tool_call"] = "tool_call"
+    turn_id: int
+    call_id: str
+    name: str
+    arguments: str  # as the model wrote it (may be malformed: that is part of the record)
+    output: str
+    error: bool
     duration_ms: float
 
 
@@ -152,6 +167,7 @@ AnyEvent = Annotated[
     | AgentSpeech
     | LLMRequested
     | LLMResponded
+    | ToolCalled
     | STTUsage
     | TTSUsage
     | TurnMetricsRecorded

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -129,10 +129,40 @@ class STT(ABC):
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments object
+
+    def openai(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+    def signature(self) -> str:
+        """One line for plain-text prompts: name(arg, arg): description."""
+        return f"{self.name}({', '.join(self.parameters['properties'])}): {self.description}"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text as the model produced it (may be malformed)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
     interrupted: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant messages that called tools
+    tool_call_id: str | None = None  # tool messages: the call they answer
 
 
 @dataclass(slots=True)
@@ -143,6 +173,7 @@ class LLMUsage:
     completion_tokens: int | None = None
     finish_reason: Literal["stop", "length"] | None = None
     served_by: str | None = None  # "provider:model" that answered (a fallback chain may vary)
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +182,7 @@ class LLMRequest:
     max_tokens: int = 64
     temperature: float = 0.6
     stop: list[str] = field(default_factory=list)
+    tools: list[ToolSpec] = field(default_factory=list)
     usage: LLMUsage = field(default_factory=LLMUsage)
 
     def parameters(self) -> dict[str, object]:

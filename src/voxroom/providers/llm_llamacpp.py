@@ -15,7 +15,7 @@ from typing import Any
 from llama_cpp import Llama
 
 from voxroom.providers.base import LLM, LLMRequest, ModelRunner
-from voxroom.providers.prompt import COMPLETION_STOPS, completion_prompt
+from voxroom.providers.prompt import COMPLETION_STOPS, CallExtractor, completion_prompt
 
 
 class LlamaCppLLM(LLM):
@@ -30,7 +30,8 @@ class LlamaCppLLM(LLM):
         self.runner = ModelRunner("llm", workers=1)
 
     def _generate(self, request: LLMRequest, stop: threading.Event) -> Iterator[str]:
-        prompt = completion_prompt(request.messages)
+        prompt = completion_prompt(request.messages, request.tools)
+        calls = CallExtractor()
         request.usage.prompt_tokens = len(self._llama.tokenize(prompt.encode(), add_bos=True))
         request.usage.completion_tokens = 0
         stream = self._llama.create_completion(
@@ -49,8 +50,13 @@ class LlamaCppLLM(LLM):
             request.usage.completion_tokens += 1  # llama.cpp streams one token per chunk
             if choice.get("finish_reason") in ("stop", "length"):
                 request.usage.finish_reason = choice["finish_reason"]
-            if text := str(choice["text"]):
+            if text := calls.push(str(choice["text"])):
                 yield text
+        rest, call = calls.finish(len(request.usage.tool_calls))
+        if rest:
+            yield rest
+        if call is not None:
+            request.usage.tool_calls.append(call)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
         async for delta in self.runner.iterate(lambda stop: self._generate(request, stop)):

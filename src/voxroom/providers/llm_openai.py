@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
-from voxroom.providers.base import LLM, LLMRequest, ProviderError
+from voxroom.providers.base import LLM, ChatMessage, LLMRequest, ProviderError, ToolCall
 from voxroom.providers.openai_http import OpenAIEndpoint
 
 
@@ -26,16 +27,18 @@ class OpenAICompatibleLLM(LLM):
     def _body(self, request: LLMRequest) -> dict[str, object]:
         return {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_wire_message(m) for m in request.messages],
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
             "stream_options": {"include_usage": True},
             **({"stop": request.stop} if request.stop else {}),
+            **({"tools": [t.openai() for t in request.tools]} if request.tools else {}),
         }
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
         url = self._endpoint.url("chat/completions")
+        calls = _StreamedCalls()
         async with (
             self._endpoint.session() as http,
             http.post(url, json=self._body(request)) as response,
@@ -58,5 +61,42 @@ class OpenAICompatibleLLM(LLM):
                     request.usage.completion_tokens = usage.get("completion_tokens")
                 if (reason := choices[0].get("finish_reason")) in ("stop", "length"):
                     request.usage.finish_reason = reason
-                if text := (choices[0].get("delta") or {}).get("content"):
+                delta = choices[0].get("delta") or {}
+                for part in delta.get("tool_calls") or []:
+                    calls.add(part)
+                if text := delta.get("content"):
                     yield str(text)
+        request.usage.tool_calls.extend(calls.complete())
+
+
+def _wire_message(message: ChatMessage) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
+class _StreamedCalls:
+    """Tool calls arrive in pieces keyed by index (id and name first, arguments in chunks)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, dict[str, str]] = {}
+
+    def add(self, part: dict[str, Any]) -> None:
+        slot = self._parts.setdefault(int(part.get("index", 0)), {"id": "", "name": "", "args": ""})
+        function = part.get("function") or {}
+        slot["id"] = part.get("id") or slot["id"]
+        slot["name"] += function.get("name") or ""
+        slot["args"] += function.get("arguments") or ""
+
+    def complete(self) -> list[ToolCall]:
+        return [
+            ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["args"] or "{}")
+            for index, slot in sorted(self._parts.items())
+            if slot["name"]
+        ]

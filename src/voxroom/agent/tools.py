@@ -1,0 +1,141 @@
+"""Function tools: `@function_tool` methods on an Agent, described to the model by JSON schema.
+
+The schema comes from type hints and the docstring (first paragraph = description; Google-style
+`Args:` lines describe parameters). Calls are executed defensively: unknown tools, bad JSON,
+wrong arguments and exceptions become an error message for the model, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import json
+import re
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, get_args, get_origin
+
+from voxroom.providers.base import ToolCall, ToolSpec
+
+TOOL_MARK = "__voxroom_tool__"
+TOOL_TIMEOUT_S = 20.0
+_ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    call: ToolCall
+    output: str
+    error: bool
+    duration_ms: float
+
+
+def function_tool(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Mark an async Agent method as a tool the model may call."""
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"@function_tool needs an async function, got {fn.__name__}")
+    setattr(fn, TOOL_MARK, tool_spec(fn))
+    return fn
+
+
+def tool_spec(fn: Callable[..., Any]) -> ToolSpec:
+    hints = typing.get_type_hints(fn)
+    docs = inspect.getdoc(fn) or ""
+    description, arg_docs = _parse_docstring(docs)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, parameter in inspect.signature(fn).parameters.items():
+        if name == "self":
+            continue
+        schema = _schema(hints.get(name, str))
+        if name in arg_docs:
+            schema["description"] = arg_docs[name]
+        properties[name] = schema
+        if parameter.default is inspect.Parameter.empty and not _optional(hints.get(name)):
+            required.append(name)
+    parameters = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    return ToolSpec(fn.__name__, description or fn.__name__.replace("_", " "), parameters)
+
+
+def _parse_docstring(docs: str) -> tuple[str, dict[str, str]]:
+    description, _, rest = docs.partition("\n\n")
+    arg_docs: dict[str, str] = {}
+    in_args = False
+    for line in rest.splitlines():
+        if line.strip().lower() in ("args:", "arguments:", "parameters:"):
+            in_args = True
+        elif in_args and (match := _ARG_LINE.match(line)):
+            arg_docs[match.group(1)] = match.group(2).strip()
+    return " ".join(description.split()), arg_docs
+
+
+def _optional(hint: Any) -> bool:
+    return hint is not None and type(None) in get_args(hint)
+
+
+def _schema(hint: Any) -> dict[str, Any]:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _schema(inner[0]) if len(inner) == 1 else {"anyOf": [_schema(a) for a in inner]}
+    if origin is Literal:
+        return {"enum": list(args)}
+    if origin in (list, tuple, set, frozenset):
+        return {"type": "array", "items": _schema(args[0]) if args else {}}
+    if origin is dict:
+        return {"type": "object"}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return {"enum": [member.value for member in hint]}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    return {"type": simple.get(hint, "string")}
+
+
+def agent_tools(agent: object) -> dict[str, tuple[ToolSpec, Callable[..., Awaitable[Any]]]]:
+    """The agent's tools by name, bound to the agent."""
+    found: dict[str, tuple[ToolSpec, Callable[..., Awaitable[Any]]]] = {}
+    for name in dir(type(agent)):
+        spec = getattr(getattr(type(agent), name, None), TOOL_MARK, None)
+        if isinstance(spec, ToolSpec):
+            found[spec.name] = (spec, getattr(agent, name))
+    return found
+
+
+async def run_tool(
+    call: ToolCall, tools: dict[str, tuple[ToolSpec, Callable[..., Awaitable[Any]]]]
+) -> ToolResult:
+    """Execute one call; every failure is reported as text for the model to read."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    def result(output: str, error: bool) -> ToolResult:
+        return ToolResult(call, output, error, round((loop.time() - started) * 1000, 1))
+
+    if call.name not in tools:
+        return result(f"error: no tool named {call.name!r}; tools: {', '.join(tools)}", True)
+    spec, fn = tools[call.name]
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError as exc:
+        return result(f"error: arguments are not valid JSON ({exc.msg})", True)
+    if not isinstance(arguments, dict):
+        return result("error: arguments must be a JSON object", True)
+    unknown = set(arguments) - set(spec.parameters["properties"])
+    missing = [p for p in spec.parameters["required"] if p not in arguments]
+    if unknown or missing:
+        return result(f"error: unknown arguments {sorted(unknown)}, missing {missing}", True)
+    try:
+        output = await asyncio.wait_for(fn(**arguments), TOOL_TIMEOUT_S)
+    except TimeoutError:
+        return result(f"error: {call.name} timed out", True)
+    except Exception as exc:  # the tool's own failure is the model's to handle
+        return result(f"error: {type(exc).__name__}: {exc}", True)
+    text = output if isinstance(output, str) else json.dumps(output, default=str)
+    return result(text, False)
