@@ -1,4 +1,6 @@
-"""A hotel concierge with tools and retrieval: `voxroom dev --agent voxroom.apps.concierge:Concierge`.
+"""A hotel concierge with tools and retrieval.
+
+Run: `voxroom dev --agent voxroom.apps.concierge:Concierge`.
 
 Shows `@function_tool` (the schema comes from the type hints and docstring), few-shot tool
 examples for small local models, and per-turn context injection (RAG) in `on_user_turn`.
