@@ -16,7 +16,6 @@ _ABBREVIATIONS = {
     "etc.",
     "e.g.",
     "i.e.",
-    "no.",
     "approx.",
 }
 
@@ -51,8 +50,8 @@ class SentenceChunker:
 
     def _take(self) -> str | None:
         for match in _SENTENCE_END.finditer(self._buffer):
-            candidate = self._buffer[: match.end()]
-            if self._is_boundary(candidate):
+            candidate, after = self._buffer[: match.end()], self._buffer[match.end() :]
+            if self._is_boundary(candidate, after):
                 return self._cut(match.end())
         if self._emitted == 0:
             for match in _CLAUSE_END.finditer(self._buffer):
@@ -60,12 +59,14 @@ class SentenceChunker:
                     return self._cut(match.end())
         return None
 
-    def _is_boundary(self, candidate: str) -> bool:
+    def _is_boundary(self, candidate: str, after: str) -> bool:
         words = candidate.split()
         if len(words) < self._min_words:
             return False
         last = words[-1]
         is_initial = len(last) == 2 and last[0].isupper()  # "J. Smith"
+        if last.lower() == "no.":  # "No. 3" is a number sign; "no. Sorry" ends a sentence
+            return bool(after.strip()) and not after.lstrip()[0].isdigit()
         return last.lower() not in _ABBREVIATIONS and not is_initial
 
     def _cut(self, end: int) -> str:

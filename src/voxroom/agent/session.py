@@ -61,6 +61,7 @@ class AgentSession:
         self.backchannels = BackchannelFilter()
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
+        self._reply_generation = 0
         self._background: set[asyncio.Task[Any]] = set()
         self._inbound_observers: list[AudioObserver] = []
         self._finalizers: list[Callable[[], Awaitable[None]]] = []
@@ -321,7 +322,11 @@ class AgentSession:
         user_text: str | None,
         apology: bool = False,
     ) -> None:
+        self._reply_generation += 1
+        generation = self._reply_generation
         await self._cancel_reply()
+        if generation != self._reply_generation:
+            return  # a newer turn arrived while the old reply wound down: it answers instead
         self._set_state("thinking")
         turn_id = timings.turn_id
         reply = Reply(
@@ -415,12 +420,14 @@ class AgentSession:
             self._reply_task.cancel()
 
     async def _cancel_reply(self) -> None:
-        task, self._reply_task = self._reply_task, None
+        task = self._reply_task
         if task is not None and not task.done():
             self.transport.audio_out.clear()
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # asyncio.wait, not `await task`: a cancellation aimed at *us* must propagate.
+            await asyncio.wait({task})
+        if self._reply_task is task:
+            self._reply_task = None
 
     # --- client messages ---------------------------------------------------------------------
     def _on_client_message(self, raw: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ PAUSED = [
 PAUSES_S = [0.4, 0.6, 0.8, 1.0, 1.2]
 BACKCHANNELS = ["mm hmm", "yeah", "uh huh"]
 BARGE_IN_OFFSETS_S = [0.4, 0.8, 1.2]
-STORY = "Tell me a long story about a dragon and a knight."
+STORY = "Tell me a long story about a dragon, a knight and a princess."
 
 
 def _agent_final(turn_id: int | None = None) -> Callable[[dict[str, Any]], bool]:

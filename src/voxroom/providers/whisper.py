@@ -9,6 +9,10 @@ from voxroom.media.audio import int16_to_float
 from voxroom.providers.base import STT, ModelRunner, Transcript
 
 
+NO_SPEECH_PROB = 0.6  # Whisper's own thresholds for "this segment is silence"
+LOW_LOGPROB = -1.0
+
+
 class WhisperSTT(STT):
     name = "faster-whisper"
 
@@ -38,7 +42,12 @@ class WhisperSTT(STT):
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        text = " ".join(segment.text.strip() for segment in segments).strip()
+        # Whisper invents words for noise ("Thank you."); drop what it rates as non-speech.
+        text = " ".join(
+            segment.text.strip()
+            for segment in segments
+            if not (segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOW_LOGPROB)
+        ).strip()
         return Transcript(text=text, language=info.language, audio_seconds=samples.size / 16000)
 
     @property

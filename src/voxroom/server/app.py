@@ -33,9 +33,12 @@ def _json_error(status: int, reason: str) -> web.Response:
 
 def _is_loopback(request: web.Request) -> bool:
     try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
+        address = ipaddress.ip_address(request.remote or "")
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # "::ffff:127.0.0.1" on a dual-stack socket
+    return address.is_loopback
 
 
 async def create_token(request: web.Request) -> web.Response:
@@ -72,9 +75,12 @@ async def create_session(request: web.Request) -> web.Response:
     limit = request.app[CONFIG].server.max_sdp_bytes
     if request.content_length is not None and request.content_length > limit:
         return _json_error(413, f"SDP offer larger than {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        return _json_error(413, f"SDP offer larger than {limit} bytes")
+    received = bytearray()
+    while chunk := await request.content.read(limit + 1 - len(received)):  # every chunk
+        received += chunk
+        if len(received) > limit:
+            return _json_error(413, f"SDP offer larger than {limit} bytes")
+    body = bytes(received)
     try:
         offer = validate_offer(body)
         session_id, answer = await request.app[REGISTRY].create(offer)

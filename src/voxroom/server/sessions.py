@@ -44,29 +44,32 @@ class SessionRegistry:
         self._agent_factory = agent_factory
         self.audit = audit
         self._live: dict[str, LiveSession] = {}
+        self._starting = 0
 
     def __len__(self) -> int:
         return len(self._live)
 
     async def create(self, offer_sdp: str) -> tuple[str, str]:
         """Answer an offer and start its session; returns (session id, answer SDP)."""
-        if len(self._live) >= self._config.server.max_sessions:
+        if len(self._live) + self._starting >= self._config.server.max_sessions:
             raise SessionLimitReached(f"at most {self._config.server.max_sessions} sessions")
+        self._starting += 1  # hold the slot across the awaits below (concurrent offers)
         transport = P2PTransport(self._config.transport)
         try:
             answer = await transport.accept(offer_sdp)
+            session_id = secrets.token_urlsafe(12)
+            event_log = SessionEventLog(session_id)
+            session = AgentSession(
+                session_id, self._agent_factory(), transport, self._models, self._config, event_log
+            )
+            if self.audit is not None:
+                self.audit.attach(event_log)
+                self.audit.record(session, transport.audio_out)
         except BaseException:
             await transport.close()
             raise
-        session_id = secrets.token_urlsafe(12)
-        event_log = SessionEventLog(session_id)
-        if self.audit is not None:
-            self.audit.attach(event_log)
-        session = AgentSession(
-            session_id, self._agent_factory(), transport, self._models, self._config, event_log
-        )
-        if self.audit is not None:
-            self.audit.record(session, transport.audio_out)
+        finally:
+            self._starting -= 1
         task = asyncio.create_task(self._run(session_id, session, transport))
         self._live[session_id] = LiveSession(session, transport, task)
         log.info("session %s started (%d live)", session_id, len(self._live))

@@ -76,7 +76,7 @@ class P2PTransport(Transport):
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as exc:  # aiortc raises ValueError/KeyError/... on bad SDP
-            raise OfferError(f"offer rejected: {exc or type(exc).__name__}") from exc
+            raise OfferError(f"offer rejected: {str(exc) or type(exc).__name__}") from exc
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not audio:
             raise OfferError("offer has no audio m-line")
@@ -127,18 +127,22 @@ class P2PTransport(Transport):
     def _on_raw_message(self, raw: str | bytes) -> None:
         if self._handler is None:
             return
-        if len(raw) > MAX_MESSAGE_BYTES:
+        size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+        if size > MAX_MESSAGE_BYTES:
             self.send({"type": "error", "message": "message too large"})
             return
         try:
             message = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd nesting
             self.send({"type": "error", "message": "messages must be JSON objects"})
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self.send({"type": "error", "message": "messages need a string 'type'"})
             return
-        self._handler(message)
+        try:
+            self._handler(message)
+        except Exception:  # never let a handler bug reach aiortc's receive loop
+            log.exception("data channel handler failed")
 
     async def _on_connection_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):
@@ -150,16 +154,25 @@ class P2PTransport(Transport):
         if track is None:
             return
         resampler: StreamResampler | None = None
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(frame, AudioFrame):
-                continue
-            if resampler is None or resampler.in_rate != frame.sample_rate:
-                resampler = StreamResampler(frame.sample_rate, INBOUND_SAMPLE_RATE)
-            yield resampler.process(frame_to_mono(frame))
+        closed = asyncio.ensure_future(self.closed.wait())
+        try:
+            while True:
+                receive = asyncio.ensure_future(track.recv())
+                await asyncio.wait({receive, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not receive.done():  # closed while waiting (a peer that never sent audio)
+                    receive.cancel()
+                    return
+                try:
+                    frame = receive.result()
+                except MediaStreamError:
+                    return
+                if not isinstance(frame, AudioFrame):
+                    continue
+                if resampler is None or resampler.in_rate != frame.sample_rate:
+                    resampler = StreamResampler(frame.sample_rate, INBOUND_SAMPLE_RATE)
+                yield resampler.process(frame_to_mono(frame))
+        finally:
+            closed.cancel()
 
     def send(self, message: dict[str, Any]) -> None:
         if self._channel is not None and self._channel.readyState == "open":

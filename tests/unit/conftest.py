@@ -1,0 +1,35 @@
+"""Unit-test fixtures: a real aiortc SDP offer (made once, on loopback only)."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
+
+
+async def _make_offer() -> str:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        pc.addTransceiver("audio", direction="sendrecv")
+        pc.createDataChannel("voxroom")
+        await pc.setLocalDescription(await pc.createOffer())
+        return str(pc.localDescription.sdp)
+    finally:
+        await pc.close()
+
+
+@pytest.fixture(scope="session")
+def offer_sdp() -> str:
+    """A complete offer (audio + data channel, gathered candidates) as aiortc clients send it.
+
+    Made on its own thread and loop so it never touches the tests' event loops."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _make_offer()).result(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Nothing a unit test does may land in the user's ~/.cache/voxroom (audit DB, secret)."""
+    monkeypatch.setenv("VOXROOM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -1,0 +1,149 @@
+"""transport/p2p/peer.py: data-channel message screening and buffering (no connection)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from voxroom.config import IceServer, TransportConfig
+from voxroom.transport.p2p.peer import (
+    MAX_MESSAGE_BYTES,
+    MAX_PENDING_MESSAGES,
+    OfferError,
+    P2PTransport,
+    rtc_configuration,
+)
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[P2PTransport]:
+    made = P2PTransport(TransportConfig())
+    yield made
+    await made.close()
+
+
+def receive(transport: P2PTransport, raw: str | bytes) -> list[dict[str, Any]]:
+    handled: list[dict[str, Any]] = []
+    transport.on_message(handled.append)
+    transport._on_raw_message(raw)
+    return handled
+
+
+async def test_valid_messages_reach_the_handler(transport: P2PTransport) -> None:
+    assert receive(transport, '{"type": "chat", "text": "hi"}') == [{"type": "chat", "text": "hi"}]
+    assert receive(transport, b'{"type": "interrupt"}') == [{"type": "interrupt"}]
+    assert transport._pending == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ("not json", "messages must be JSON objects"),
+        (b"\xff\xfe", "messages must be JSON objects"),
+        ('"just a string"', "messages need a string 'type'"),
+        ("[1, 2]", "messages need a string 'type'"),
+        ('{"type": 7}', "messages need a string 'type'"),
+        ("x" * (MAX_MESSAGE_BYTES + 1), "message too large"),
+    ],
+)
+async def test_bad_messages_are_answered_not_handled(
+    transport: P2PTransport, raw: str | bytes, error: str
+) -> None:
+    assert receive(transport, raw) == []
+    assert transport._pending == [{"type": "error", "message": error}]
+
+
+async def test_deeply_nested_json_is_answered_not_raised(transport: P2PTransport) -> None:
+    assert receive(transport, "[" * 5000) == []
+    assert transport._pending == [{"type": "error", "message": "messages must be JSON objects"}]
+
+
+async def test_size_limit_counts_bytes_not_characters(transport: P2PTransport) -> None:
+    raw = '{"type": "chat", "text": "' + "é" * 9000 + '"}'  # 18 KB of UTF-8
+    assert len(raw.encode()) > MAX_MESSAGE_BYTES
+
+    assert receive(transport, raw) == []
+    assert transport._pending == [{"type": "error", "message": "message too large"}]
+
+
+async def test_messages_without_a_handler_are_dropped(transport: P2PTransport) -> None:
+    transport._on_raw_message('{"type": "chat", "text": "hi"}')
+
+    assert transport._pending == []
+
+
+async def test_messages_sent_before_the_channel_opens_are_held_up_to_a_limit(
+    transport: P2PTransport,
+) -> None:
+    for i in range(MAX_PENDING_MESSAGES + 10):
+        transport.send({"type": "state", "n": i})
+
+    assert len(transport._pending) == MAX_PENDING_MESSAGES
+    assert transport._pending[0] == {"type": "state", "n": 0}  # oldest first, in order
+
+
+async def test_close_is_idempotent_and_ends_inbound_audio(transport: P2PTransport) -> None:
+    await transport.close()
+    await transport.close()
+
+    assert transport.closed.is_set()
+    assert [chunk async for chunk in transport.inbound_audio()] == []
+    assert transport.audio_out.readyState == "ended"
+
+
+async def test_offer_without_audio_is_an_offer_error(transport: P2PTransport) -> None:
+    with pytest.raises(OfferError, match="no audio m-line"):
+        await transport.accept("v=0\r\nthis is not an offer\r\n")
+
+
+async def test_offer_aiortc_cannot_apply_is_an_offer_error(
+    transport: P2PTransport, offer_sdp: str
+) -> None:
+    with pytest.raises(OfferError, match=r"^offer rejected: .+"):
+        await transport.accept(offer_sdp.replace("a=setup:actpass\r\n", ""))
+
+
+async def test_answer_sends_our_voice_on_the_audio_m_line(
+    transport: P2PTransport, offer_sdp: str
+) -> None:
+    answer = await transport.accept(offer_sdp)
+
+    audio = answer[answer.index("m=audio") : answer.index("m=application")]
+    assert "a=sendrecv" in audio
+    assert "a=candidate:" in answer and "127.0.0.1" in answer
+
+
+def test_rtc_configuration_uses_exactly_the_configured_servers() -> None:
+    assert rtc_configuration(TransportConfig()).iceServers == []
+
+    config = TransportConfig(
+        ice_servers=[IceServer(urls=["turn:t.example"], username="u", credential="c")]
+    )
+    (server,) = rtc_configuration(config).iceServers
+    assert (server.urls, server.username, server.credential) == (["turn:t.example"], "u", "c")
+
+
+def test_ice_addresses_from_the_environment_are_split() -> None:
+    config = TransportConfig.model_validate({"ice_addresses": " 127.0.0.1, 10.0.0.2 ,"})
+
+    assert config.ice_addresses == ["127.0.0.1", "10.0.0.2"]
+
+
+async def test_inbound_audio_ends_on_close_even_if_the_peer_never_connected(
+    transport: P2PTransport, offer_sdp: str
+) -> None:
+    await transport.accept(offer_sdp)  # the offerer is gone: ICE never completes
+    chunks = transport.inbound_audio()
+    waiting = asyncio.ensure_future(anext(chunks))
+    await asyncio.sleep(0.05)
+
+    await transport.close()
+
+    try:
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(asyncio.shield(waiting), 1)
+    finally:
+        waiting.cancel()
