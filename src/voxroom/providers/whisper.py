@@ -8,7 +8,6 @@ from faster_whisper import WhisperModel
 from voxroom.media.audio import int16_to_float
 from voxroom.providers.base import STT, ModelRunner, Transcript
 
-
 NO_SPEECH_PROB = 0.6  # Whisper's own thresholds for "this segment is silence"
 LOW_LOGPROB = -1.0
 
