@@ -33,6 +33,9 @@ QUESTIONS = [
     "Who wrote Romeo and Juliet?",
     "What is the largest ocean?",
 ]
+# What a naive pipeline waits before it even starts (the figure measured for Pipecat's
+# and for a plain VAD pipeline on this machine: 0.4 s of silence).
+SEQUENTIAL_EOT_WAIT_MS = 400.0
 STAGES = ["eot_wait_ms", "stt_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_chunk_ms"]
 
 
@@ -93,14 +96,53 @@ async def _run_turns(url: str, audio_dir: Path, turns: int) -> list[dict[str, An
     return results
 
 
+async def _sequential_turns(audio_dir: Path, turns: int, transport_ms: float) -> list[float]:
+    """The same models strictly one after another, as a naive pipeline runs them: wait out
+    the end-of-turn silence, transcribe, generate up to the first sentence, synthesize its
+    first chunk, send (the transport time measured for voxroom in this run)."""
+    from voxroom.agent.chunking import SentenceChunker
+    from voxroom.agent.context import ChatContext, UserTurn
+    from voxroom.apps.assistant import Assistant
+    from voxroom.config import ModelsConfig
+    from voxroom.media.audio import resample
+    from voxroom.providers.base import LLMRequest
+    from voxroom.providers.factory import load_models
+
+    models = load_models(ModelsConfig())
+    totals: list[float] = []
+    for index in range(turns):
+        question = QUESTIONS[index % len(QUESTIONS)]
+        samples, rate = read_wav(espeak_wav(question, audio_dir / f"seq{index}.wav"))
+        audio = resample(trim_silence(samples), rate, 16000)
+        started = time.monotonic()
+        transcript = await models.stt.transcribe(audio)
+        context = ChatContext(Assistant.instructions, Assistant.examples)
+        request = LLMRequest(context.messages_for(UserTurn(index, transcript.text, "voice")))
+        chunker, sentence = SentenceChunker(), None
+        stream = models.llm.stream(request)
+        async for delta in stream:
+            if pieces := chunker.push(delta):
+                sentence = pieces[0]
+                break
+        await stream.aclose()  # type: ignore[attr-defined]
+        sentence = sentence or chunker.flush() or "Okay."
+        async for _ in models.tts.synthesize(sentence):
+            break
+        work_ms = (time.monotonic() - started) * 1000
+        totals.append(SEQUENTIAL_EOT_WAIT_MS + work_ms + transport_ms)
+    return totals
+
+
 def run_latency_bench(turns: int) -> dict[str, Any]:
-    tuning.configure_host_addresses(["127.0.0.1"])
+    tuning.apply(jitter_prefetch=1, host_addresses=["127.0.0.1"])
     with tempfile.TemporaryDirectory(prefix="voxroom-bench-") as tmp:
         workdir = Path(tmp)
         with running_server(workdir / "server.log") as url:
             results = asyncio.run(_run_turns(url, workdir, turns))
-    if not results:
-        raise RuntimeError("no turn produced agent audio")
+        if not results:
+            raise RuntimeError("no turn produced agent audio")
+        transport = statistics.median(r["transport_ms"] for r in results)
+        sequential = asyncio.run(_sequential_turns(workdir, turns, transport))
     v2v = [r["voice_to_voice_ms"] for r in results]
     stage_values = {
         stage: [float(r[stage]) for r in results if r.get(stage) is not None]
@@ -118,6 +160,8 @@ def run_latency_bench(turns: int) -> dict[str, Any]:
             for s, v in stage_values.items()
             if v
         },
+        "sequential_ms": {"p50": percentile(sequential, 0.5), "p90": percentile(sequential, 0.9)},
+        "ratio_to_sequential": round(percentile(v2v, 0.5) / percentile(sequential, 0.5), 3),
         "per_turn": results,
     }
 
@@ -130,6 +174,8 @@ def print_report(report: dict[str, Any], as_json: bool) -> None:
     v2v = report["voice_to_voice_ms"]
     console.print(
         f"voice-to-voice over {report['turns']} turns: p50 {v2v['p50']} ms, p90 {v2v['p90']} ms"
+        f"; sequential baseline p50 {report['sequential_ms']['p50']} ms"
+        f"; ratio to sequential {report['ratio_to_sequential']}"
     )
     table = Table("stage", "p50 ms", "p90 ms")
     for stage, values in report["stages"].items():
