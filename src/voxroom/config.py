@@ -96,6 +96,9 @@ class ServerConfig(BaseModel):
     max_sessions: int = 8
     max_sdp_bytes: int = 64 * 1024
     token_ttl_s: int = 3600
+    # Session/token creations per client address: sustained rate and burst.
+    rate_limit_per_minute: float = 60.0
+    rate_limit_burst: int = 20
     secret: str | None = None  # signing key; None = VOXROOM_SECRET or a generated file
 
 

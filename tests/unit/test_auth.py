@@ -96,8 +96,9 @@ def test_unsigned_token_is_rejected(authority: TokenAuthority) -> None:
 
 
 def test_short_secret_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 16"):
-        TokenAuthority("short")
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        TokenAuthority("x" * 31)
+    TokenAuthority("x" * 32)
 
 
 # --- load_secret -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
 from voxroom.server.audit_service import AuditService
 from voxroom.server.auth import SESSION_SCOPE, AuthError, TokenAuthority
+from voxroom.server.ratelimit import RateLimiter, rate_limit_middleware
 from voxroom.server.sdp import SdpError, validate_offer
 from voxroom.server.sessions import SessionLimitReached, SessionRegistry
 from voxroom.transport.p2p import tuning
@@ -125,7 +126,13 @@ def create_app(
 ) -> web.Application:
     tuning.apply(config.transport.jitter_prefetch, config.transport.ice_addresses)
     # Small bodies only: SDP offers and token requests. Bigger requests get 413 from aiohttp.
-    app = web.Application(client_max_size=config.server.max_sdp_bytes * 2)
+    limiter = RateLimiter(config.server.rate_limit_per_minute, config.server.rate_limit_burst)
+    app = web.Application(
+        client_max_size=config.server.max_sdp_bytes * 2,
+        middlewares=[
+            rate_limit_middleware(limiter, {"POST"}, ("/api/v1/sessions", "/api/v1/tokens"))
+        ],
+    )
     registry = SessionRegistry(config, models, agent_factory)
     app[REGISTRY] = registry
 

@@ -43,8 +43,8 @@ def load_secret(explicit: str | None, cache_dir: Path) -> str:
 
 class TokenAuthority:
     def __init__(self, secret: str) -> None:
-        if len(secret) < 16:
-            raise ValueError("token secret must be at least 16 characters")
+        if len(secret.encode()) < 32:  # RFC 7518: an HS256 key needs at least 256 bits
+            raise ValueError("token secret must be at least 32 bytes")
         self._secret = secret
 
     def issue(self, identity: str, scopes: list[str], ttl_s: int) -> tuple[str, int]:
