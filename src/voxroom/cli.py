@@ -144,6 +144,20 @@ def bench_latency(
     print_report(report, json_out)
 
 
+@bench_app.command("overhead")
+def bench_overhead(
+    turns: Annotated[int, typer.Option(help="Measured turns per framework.")] = 30,
+    anchors: Annotated[bool, typer.Option(help="Also measure Pipecat and LiveKit Agents.")] = True,
+    reinstall: Annotated[bool, typer.Option(help="Rebuild the anchors' venvs.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Framework overhead (end of turn decided → first TTS audio), voxroom vs the anchors."""
+    from voxroom.bench.overhead import print_overhead_report, run_overhead_bench
+
+    _logging(False)
+    print_overhead_report(run_overhead_bench(turns, anchors=anchors, reinstall=reinstall), json_out)
+
+
 @bench_app.command("turns")
 def bench_turns(
     quick: Annotated[bool, typer.Option(help="A smaller set (as CI runs it).")] = False,

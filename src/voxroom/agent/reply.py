@@ -98,17 +98,20 @@ class Reply:
                 if self.timings.llm_first_token is None:
                     self.timings.llm_first_token = now()
                 for piece in chunker.push(delta):
-                    self._queue_sentence(sentences, piece)
+                    await self._queue_sentence(sentences, piece)
             if rest := chunker.flush():
-                self._queue_sentence(sentences, rest)
+                await self._queue_sentence(sentences, rest)
         finally:
             sentences.put_nowait(None)
 
-    def _queue_sentence(self, sentences: asyncio.Queue[str | None], sentence: str) -> None:
-        if self.timings.first_sentence is None:
+    async def _queue_sentence(self, sentences: asyncio.Queue[str | None], sentence: str) -> None:
+        first = self.timings.first_sentence is None
+        if first:
             self.timings.first_sentence = now()
         self.generated.append(sentence)
         sentences.put_nowait(sentence)
+        if first:  # let TTS start now, even if the LLM streams without ever yielding
+            await asyncio.sleep(0)
 
     async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
         while (sentence := await sentences.get()) is not None:

@@ -280,7 +280,7 @@ class AgentSession:
                 turn_id=turn_id,
                 provider=llm.name,
                 model=llm.model,
-                messages=[dataclasses.asdict(m) for m in request.messages],
+                messages=[m.as_dict() for m in request.messages],
                 parameters=request.parameters(),
                 tools=[spec.openai() for spec in request.tools],
                 step=step,

@@ -152,6 +152,39 @@ def purge(
     err.print(f"purged {len(ids)} sessions older than {older_than:g} days")
 
 
+@audit_app.command()
+def replay(
+    session_id: SessionId,
+    agent: Annotated[str, typer.Option(help="Agent to replay through (module:Class).")] = (
+        "voxroom.apps.assistant:Assistant"
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    db: Db = None,
+) -> None:
+    """Feed a session's recorded user audio through an agent; compare transcripts and latency."""
+    from voxroom.audit.replay import replay as run_replay
+
+    async def load(store: AuditStore) -> tuple[str, list[StoredEvent]]:
+        resolved = await _resolve(store, session_id)
+        return resolved, (await load_session(store, resolved))[1]
+
+    resolved, rows = _run(db, load)
+    report = run_replay(resolved, rows, _config().files_dir(_cache_dir()) / resolved, agent)
+    if json_out:
+        print(json.dumps({"session_id": resolved, "agent": agent, "turns": report.rows()}))
+        return
+    table = Table("turn", "user (recorded → replayed)", "agent (recorded → replayed)", "total ms")
+    for row in report.rows():
+        same = "=" if row["user_same"] else "≠"
+        table.add_row(
+            str(row["turn"]),
+            f"{row['user_before']}\n{same} {row['user_after']}",
+            f"{row['agent_before']}\n→ {row['agent_after']}",
+            f"{row['total_ms_before']} → {row['total_ms_after']}",
+        )
+    out.print(table)
+
+
 def describe(data: dict[str, Any]) -> str:
     """One short line about an event, for timelines."""
     kind = data.get("type")

@@ -164,6 +164,20 @@ class ChatMessage:
     tool_calls: tuple[ToolCall, ...] = ()  # assistant messages that called tools
     tool_call_id: str | None = None  # tool messages: the call they answer
 
+    def as_dict(self) -> dict[str, Any]:
+        """For the audit log; shallow (dataclasses.asdict deep-copies: 180 µs vs 11 µs for an
+        18-message context, 39% of the engine's reply-path overhead)."""
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.interrupted:
+            data["interrupted"] = True
+        if self.tool_calls:
+            data["tool_calls"] = [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls
+            ]
+        if self.tool_call_id:
+            data["tool_call_id"] = self.tool_call_id
+        return data
+
 
 @dataclass(slots=True)
 class LLMUsage:

@@ -1,0 +1,1 @@
+"""The anchor frameworks of `bench overhead`: their venvs, run scripts and the shared script."""
