@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
 import inspect
 import json
 import re
@@ -105,15 +104,19 @@ def agent_tools(agent: object) -> dict[str, tuple[ToolSpec, Callable[..., Awaita
     return {spec.name: (spec, getattr(agent, attr)) for attr, spec in _tool_specs(agent_class)}
 
 
-@functools.cache
+_SPECS_BY_CLASS: dict[type[Any], tuple[tuple[str, ToolSpec], ...]] = {}
+
+
 def _tool_specs(agent_class: type[Any]) -> tuple[tuple[str, ToolSpec], ...]:
     """Scanned once per class (`dir()` on every request cost ~8 µs on the reply path)."""
-    found = []
-    for attr in dir(agent_class):
-        spec = getattr(getattr(agent_class, attr, None), TOOL_MARK, None)
-        if isinstance(spec, ToolSpec):
-            found.append((attr, spec))
-    return tuple(found)
+    if agent_class not in _SPECS_BY_CLASS:
+        found = []
+        for attr in dir(agent_class):
+            spec = getattr(getattr(agent_class, attr, None), TOOL_MARK, None)
+            if isinstance(spec, ToolSpec):
+                found.append((attr, spec))
+        _SPECS_BY_CLASS[agent_class] = tuple(found)
+    return _SPECS_BY_CLASS[agent_class]
 
 
 async def run_tool(
