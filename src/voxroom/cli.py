@@ -158,6 +158,19 @@ def bench_overhead(
     print_overhead_report(run_overhead_bench(turns, anchors=anchors, reinstall=reinstall), json_out)
 
 
+@bench_app.command("video")
+def bench_video(
+    seconds: Annotated[float, typer.Option(help="Seconds of camera video to stream.")] = 20.0,
+    fps: Annotated[float, typer.Option(help="Camera frame rate.")] = 15.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Face agent video: processed fps, drops, camera→annotated-frame delay, box hit rate."""
+    from voxroom.bench.video import print_report, run_video_bench
+
+    _logging(False)
+    print_report(run_video_bench(seconds, fps), json_out)
+
+
 @bench_app.command("turns")
 def bench_turns(
     quick: Annotated[bool, typer.Option(help="A smaller set (as CI runs it).")] = False,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
+from voxroom.media.vision import user_content
 from voxroom.providers.base import ChatMessage, ToolCall
 
 MAX_HISTORY_MESSAGES = 16  # keeps the prompt small: short-context local models, fast prefill
@@ -18,6 +20,12 @@ class UserTurn:
     text: str
     source: str  # "voice" | "chat"
     context: list[str] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_image(self, part: dict[str, Any]) -> None:
+        """Show the model an image with this turn (OpenAI `image_url` part, e.g. from
+        `voxroom.media.vision.latest_frame_part(self.session.transport.video_in)`)."""
+        self.images.append(part)
 
     def add_context(self, text: str) -> None:
         """Knowledge for this turn only (RAG results, tool output): shown to the model, not kept."""
@@ -69,7 +77,7 @@ class ChatContext:
             *self._preamble,
             *self.history[-MAX_HISTORY_MESSAGES:],
             *extra,
-            ChatMessage("user", turn.text),
+            ChatMessage("user", user_content(turn.text, *turn.images)),
         ]
 
     def add_exchange(self, user_text: str, agent_text: str, interrupted: bool) -> None:

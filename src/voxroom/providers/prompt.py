@@ -25,7 +25,7 @@ def completion_prompt(messages: list[ChatMessage], tools: list[ToolSpec] | None 
     lines: list[str] = []
     for index, message in enumerate(messages):
         if message.role == "system":
-            lines.append(message.content.strip())
+            lines.append(message.text.strip())
             if index == 0 and tools:
                 lines.append(
                     f'The assistant can use tools by answering {CALL_OPEN}{{"name": …, '
@@ -34,9 +34,9 @@ def completion_prompt(messages: list[ChatMessage], tools: list[ToolSpec] | None 
                 lines += [f"- {tool.signature()}" for tool in tools]
             lines.append("")
         elif message.role == "user":
-            lines.append(f"{USER_PREFIX} {message.content.strip()}")
+            lines.append(f"{USER_PREFIX} {message.text.strip()}")
         elif message.role == "tool":
-            lines.append(f"{TOOL_PREFIX} {message.content.strip()}")
+            lines.append(f"{TOOL_PREFIX} {message.text.strip()}")
         else:
             lines.append(f"{ASSISTANT_PREFIX} {_assistant_text(message)}")
     lines.append(ASSISTANT_PREFIX)
@@ -44,7 +44,7 @@ def completion_prompt(messages: list[ChatMessage], tools: list[ToolSpec] | None 
 
 
 def _assistant_text(message: ChatMessage) -> str:
-    text = message.content.strip()
+    text = message.text.strip()
     if message.interrupted:
         text += " —"  # the user cut the agent off here
     for call in message.tool_calls:

@@ -5,6 +5,9 @@
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(window.location.search);
 const RECORD = params.get('record') === '1';
+const VIDEO = params.get('video') === '1'; // tick "Send my camera" on load
+// What we ask the camera for: small enough for CPU agents to keep up with.
+const CAMERA = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 30 } };
 const ICE_GATHER_TIMEOUT_MS = 5000;
 const MAX_METRIC_ROWS = 12;
 
@@ -20,6 +23,8 @@ const STAGES = [
 const app = {
   conn: 'disconnected', agentState: null, agentName: null, sessionId: null,
   token: null, sessionUrl: null, pc: null, dc: null, sender: null, micStream: null,
+  camStream: null,     // only with "Send my camera": its track is the offer's video m-line
+  videoStats: null,    // the agent's last video_stats message
   gen: 0,              // bumped on connect/teardown so stale async steps can tell they lost
   pttHeld: false,
   transcripts: [],     // {role, turn_id, text, final, interrupted}, in arrival order
@@ -44,6 +49,8 @@ function updateControls() {
   $('chat-send').disabled = !open;
   $('interrupt-button').disabled = !open;
   $('ptt-button').disabled = !app.pc;
+  // The offer carries video or not; changing that needs a new connection.
+  $('camera-toggle').disabled = !!app.pc;
 }
 
 function setAgentState(state) {
@@ -117,6 +124,69 @@ async function getMic() {
 }
 
 const stopStream = (stream) => stream && stream.getTracks().forEach((t) => t.stop());
+
+// ---------------------------------------------------------------- camera (optional)
+// A separate stream from the microphone's, so switching microphones never stops the camera.
+// No camera, or permission refused: the call goes on audio-only, with a note.
+async function getCamera() {
+  if (!$('camera-toggle').checked) return null;
+  try {
+    return await navigator.mediaDevices.getUserMedia({ video: CAMERA });
+  } catch (err) {
+    showStatus(`Camera unavailable (${err.name || err.message || err}); continuing with audio only.`, 'info');
+    return null;
+  }
+}
+
+function showVideo(camStream) {
+  $('video-panel').hidden = !camStream;
+  $('local-video').srcObject = camStream;
+  setAgentVideoLive(false);
+  $('video-stats').textContent = '';
+}
+
+function setAgentVideoLive(live) {
+  $('agent-tile').dataset.live = String(live);
+}
+
+// The agent's video arrives as its own track; the element shows it once frames decode.
+function onAgentVideo(track) {
+  const video = $('agent-video');
+  video.srcObject = new MediaStream([track]);
+  video.onloadeddata = () => setAgentVideoLive(true);
+  video.play().catch(() => {});
+}
+
+function renderVideoStats(msg) {
+  app.videoStats = msg;
+  const fps = Number(msg.processed_fps);
+  const dropped = Number(msg.dropped_pct);
+  $('video-stats').textContent = Number.isFinite(fps)
+    ? `· ${fps.toFixed(1)} fps processed · ${Number.isFinite(dropped) ? dropped.toFixed(1) : '–'}% dropped`
+    : '';
+}
+
+// Test hook: the agent's current video frame as a PNG (base64), drawn through a canvas.
+function grabAgentFrame() {
+  const video = $('agent-video');
+  if (!video.videoWidth) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  return canvas.toDataURL('image/png').split(',', 2)[1];
+}
+
+function agentVideoState() {
+  const video = $('agent-video');
+  const quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+  return {
+    camera: !!app.camStream,
+    width: video.videoWidth, height: video.videoHeight,
+    frames: quality ? quality.totalVideoFrames : null,
+    stats: app.videoStats ? { ...app.videoStats } : null,
+  };
+}
 
 // Labels and ids are only available after mic permission, so this runs again after getUserMedia.
 async function refreshMicList() {
@@ -223,8 +293,12 @@ async function connect() {
     const config = await fetchJSON('/api/v1/config');
     const stream = await getMic();
     if (gen !== app.gen) { stopStream(stream); return; }
+    const camStream = await getCamera();
+    if (gen !== app.gen) { stopStream(stream); stopStream(camStream); return; }
     app.token = token;
     app.micStream = stream;
+    app.camStream = camStream;
+    showVideo(camStream);
     startMeter(stream);
     refreshMicList().catch(() => {});
     const pc = new RTCPeerConnection({ iceServers: config.ice_servers || [] });
@@ -233,6 +307,9 @@ async function connect() {
     pc.addEventListener('track', onRemoteTrack);
     const track = stream.getAudioTracks()[0];
     app.sender = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] }).sender;
+    if (camStream) { // a video m-line only with the camera on: audio-only offers stay as they were
+      pc.addTransceiver(camStream.getVideoTracks()[0], { direction: 'sendrecv', streams: [camStream] });
+    }
     applyTrackEnabled();
     openDataChannel(pc);
     updateControls();
@@ -279,15 +356,23 @@ async function teardown(finalState = 'disconnected') {
   if (pc) pc.close();
   stopMeter();
   stopStream(app.micStream);
+  stopStream(app.camStream);
   $('agent-audio').srcObject = null;
-  Object.assign(app, { pc: null, dc: null, sender: null, micStream: null, sessionUrl: null, sessionId: null });
+  $('agent-video').srcObject = null;
+  showVideo(null);
+  Object.assign(app, {
+    pc: null, dc: null, sender: null, micStream: null, camStream: null, videoStats: null,
+    sessionUrl: null, sessionId: null,
+  });
   setAgentState(null);
   setConn(finalState);
   await deleted;
 }
 
 function onRemoteTrack(event) {
-  const stream = event.streams[0] || new MediaStream([event.track]);
+  if (event.track.kind === 'video') { onAgentVideo(event.track); return; }
+  // The agent's audio alone: its stream may also hold its video track.
+  const stream = new MediaStream([event.track]);
   const audio = $('agent-audio');
   if (audio.srcObject !== stream) audio.srcObject = stream;
   audio.play().catch(() => {
@@ -327,6 +412,7 @@ function handleMessage(msg) {
     case 'state': setAgentState(msg.state); break;
     case 'transcript': onTranscript(msg); break;
     case 'turn_metrics': app.metrics.push(msg); renderMetrics(); break;
+    case 'video_stats': renderVideoStats(msg); break;
     case 'error': showStatus(msg.message || 'Agent error'); break;
     default: break; // newer server, older page: ignore unknown types
   }
@@ -511,8 +597,10 @@ window.voxroom = {
     conn: app.conn, agentState: app.agentState, agent: app.agentName, sessionId: app.sessionId,
     transcripts: app.transcripts.map((r) => ({ ...r })),
     metrics: app.metrics.map((m) => ({ ...m })),
+    video: agentVideoState(),
   }),
   stopRecording,
+  grabAgentFrame,
   connect,
   disconnect: () => teardown('disconnected'),
 };
@@ -520,6 +608,7 @@ window.voxroom = {
 // ---------------------------------------------------------------- wiring
 function init() {
   if (params.get('processing') === '0') $('audio-processing').checked = false;
+  if (VIDEO) $('camera-toggle').checked = true;
   renderLegend();
   setConn('disconnected');
   setAgentState(null);
