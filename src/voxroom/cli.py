@@ -90,13 +90,29 @@ def dev(
 def token(
     identity: Annotated[str, typer.Option(help="Who the token is for.")] = "client",
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="'session' (make calls; the default) or 'audit' (read the audit trail: API "
+            "and viewer). Repeat to grant both.",
+        ),
+    ] = None,
 ) -> None:
-    """Print a session token (signed with this machine's voxroom secret or VOXROOM_SECRET)."""
+    """Print a token (signed with this machine's voxroom secret or VOXROOM_SECRET)."""
+    from voxroom.server.audit_api import AUDIT_SCOPE
     from voxroom.server.auth import SESSION_SCOPE, TokenAuthority, load_secret
 
+    scopes = sorted(set(scope or [SESSION_SCOPE]))
+    unknown = [s for s in scopes if s not in (SESSION_SCOPE, AUDIT_SCOPE)]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scope {unknown[0]!r}: use {SESSION_SCOPE} or {AUDIT_SCOPE}",
+            param_hint="--scope",
+        )
     config = VoxroomConfig.from_env()
     authority = TokenAuthority(load_secret(config.server.secret, config.models.cache_dir))
-    issued, _ = authority.issue(identity, [SESSION_SCOPE], ttl)
+    issued, _ = authority.issue(identity, scopes, ttl)
     print(issued)
 
 

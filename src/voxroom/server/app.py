@@ -10,13 +10,17 @@ from pathlib import Path
 from aiohttp import web
 
 from voxroom.agent.agent import Agent
+from voxroom.audit.cost import PriceTable
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
+from voxroom.server.audit_api import AUDIT_SCOPE, add_audit_routes
 from voxroom.server.audit_service import AuditService
 from voxroom.server.auth import SESSION_SCOPE, AuthError, TokenAuthority
+from voxroom.server.metrics import VoxroomMetrics, add_metrics_route
 from voxroom.server.ratelimit import RateLimiter, rate_limit_middleware
 from voxroom.server.sdp import SdpError, validate_offer
 from voxroom.server.sessions import SessionLimitReached, SessionRegistry
+from voxroom.server.tracing import otel_observer
 from voxroom.transport.p2p import tuning
 from voxroom.transport.p2p.peer import OfferError
 
@@ -26,6 +30,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 REGISTRY = web.AppKey("registry", SessionRegistry)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 CONFIG = web.AppKey("config", VoxroomConfig)
+TOKEN_SCOPES = (SESSION_SCOPE, AUDIT_SCOPE)  # what the dev token endpoint may grant
 
 
 def _json_error(status: int, reason: str) -> web.Response:
@@ -46,7 +51,7 @@ async def create_token(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     if not config.server.dev_mode or not _is_loopback(request):
         return _json_error(403, "the token endpoint is open only in dev mode, from loopback")
-    identity = "playground"
+    identity, scopes = "playground", [SESSION_SCOPE]
     if request.can_read_body:
         try:
             body = await request.json()
@@ -54,9 +59,17 @@ async def create_token(request: web.Request) -> web.Response:
             return _json_error(400, "body must be JSON")
         if isinstance(body, dict) and isinstance(body.get("identity"), str):
             identity = body["identity"][:64]
-    token, expires_at = request.app[AUTHORITY].issue(
-        identity, [SESSION_SCOPE], config.server.token_ttl_s
-    )
+        if isinstance(body, dict) and "scopes" in body:
+            requested = body["scopes"]
+            if not (
+                isinstance(requested, list)
+                and requested
+                and all(scope in TOKEN_SCOPES for scope in requested)
+            ):
+                allowed = ", ".join(TOKEN_SCOPES)
+                return _json_error(400, f"scopes must be a non-empty list of: {allowed}")
+            scopes = sorted(set(requested))
+    token, expires_at = request.app[AUTHORITY].issue(identity, scopes, config.server.token_ttl_s)
     return web.json_response({"token": token, "expires_at": expires_at})
 
 
@@ -135,6 +148,11 @@ def create_app(
     )
     registry = SessionRegistry(config, models, agent_factory)
     app[REGISTRY] = registry
+    # Views of every session's events besides the audit writer: metrics, optional OTel spans.
+    metrics = VoxroomMetrics(PriceTable.load(config.audit.prices))
+    registry.observers.append(metrics.observe)
+    if (spans := otel_observer()) is not None:
+        registry.observers.append(spans.observe)
 
     async def open_audit(_: web.Application) -> None:
         if config.audit.enabled:
@@ -156,6 +174,8 @@ def create_app(
     app.router.add_get("/api/v1/health", health)
     app.router.add_post("/api/v1/sessions", create_session)
     app.router.add_delete("/api/v1/sessions/{session_id}", delete_session)
+    add_audit_routes(app, lambda: registry.audit, authority, config.audit)  # + /audit/ viewer
+    add_metrics_route(app, metrics)
 
     async def close_sessions(_: web.Application) -> None:
         await registry.close_all()

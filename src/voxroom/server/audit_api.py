@@ -51,6 +51,13 @@ _CONTENT_TYPES: dict[ExportFormat, str] = {
     "jsonl": "application/x-ndjson",
 }
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+# The viewer shows text from callers and models: nothing but its own files may run or load.
+_VIEWER_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 ServiceGetter = Callable[[], AuditService | None]
 
@@ -178,7 +185,7 @@ async def session_detail(request: web.Request) -> web.Response:
     service = _service(request)
     summary, rows = await _load(service, session_id)
     api = request.app[AUDIT_API]
-    ttl = max(60, min(FILE_URL_TTL_S, claims.expires_at - int(time.time())))
+    ttl = max(1, min(FILE_URL_TTL_S, claims.expires_at - int(time.time())))  # never longer
     capability, _ = api.authority.issue(claims.identity, [SESSION_READ_PREFIX + session_id], ttl)
     files = await asyncio.to_thread(_list_files, service.files_dir, session_id)
     body = await asyncio.to_thread(_detail_body, summary, rows, api.prices, files, capability)
@@ -227,7 +234,7 @@ async def session_file(request: web.Request) -> web.StreamResponse:
 
 
 async def viewer_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(VIEWER_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(VIEWER_DIR / "index.html", headers=_VIEWER_HEADERS)
 
 
 async def _to_viewer(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from voxroom.agent.agent import Agent
 from voxroom.agent.session import AgentSession
-from voxroom.audit.log import SessionEventLog
+from voxroom.audit.log import SessionEventLog, Subscriber
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
 from voxroom.server.audit_service import AuditService
@@ -43,6 +43,7 @@ class SessionRegistry:
         self._models = models
         self._agent_factory = agent_factory
         self.audit = audit
+        self.observers: list[Subscriber] = []  # subscribed to every session's log (metrics…)
         self._live: dict[str, LiveSession] = {}
         self._starting = 0
 
@@ -59,6 +60,8 @@ class SessionRegistry:
             answer = await transport.accept(offer_sdp)
             session_id = secrets.token_urlsafe(12)
             event_log = SessionEventLog(session_id)
+            for observe in self.observers:
+                event_log.subscribe(observe)
             session = AgentSession(
                 session_id, self._agent_factory(), transport, self._models, self._config, event_log
             )
