@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -58,6 +59,11 @@ class ModelsConfig(BaseModel):
     llm_threads: int = 2
     # "piper" (packaged joe voice), a Piper .onnx path, "espeak" (espeak-ng), or a URL.
     tts: str = "piper,espeak"
+    # Opt-in response cache: "exact" (same full model input) or "semantic" (same context and a
+    # last user message within `response_cache_similarity`; needs voxroom[semantic]).
+    response_cache: Literal["off", "exact", "semantic"] = "off"
+    response_cache_similarity: float = 0.92
+    response_cache_size: int = 1024
     tts_model_name: str = "tts-1"
     tts_voice: str = "alloy"
     stt_threads: int = 2

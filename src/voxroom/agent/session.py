@@ -298,6 +298,15 @@ class AgentSession:
             finish = "cancelled"
             raise
         finally:
+            if request.usage.cache is not None:
+                self.log.emit(
+                    ev.CacheLookup(
+                        turn_id=turn_id,
+                        result=request.usage.cache,
+                        similarity=request.usage.cache_similarity,
+                        lookup_ms=request.usage.cache_lookup_ms,
+                    )
+                )
             served_provider, _, served_model = (request.usage.served_by or "").partition(":")
             self.log.emit(
                 ev.LLMResponded(

@@ -95,6 +95,16 @@ class LLMResponded(Event):
     step: int = 0
 
 
+class CacheLookup(Event):
+    """The response cache was asked for this request (only when the cache is on)."""
+
+    type: Literal["cache_lookup"] = "cache_lookup"
+    turn_id: int
+    result: Literal["exact", "semantic", "miss"]
+    similarity: float | None = None
+    lookup_ms: float | None = None
+
+
 class ToolCalled(Event):
     type: Literal["tool_call"] = "tool_call"
     turn_id: int
@@ -167,6 +177,7 @@ AnyEvent = Annotated[
     | AgentSpeech
     | LLMRequested
     | LLMResponded
+    | CacheLookup
     | ToolCalled
     | STTUsage
     | TTSUsage

@@ -197,6 +197,9 @@ class LLMUsage:
     completion_tokens: int | None = None
     finish_reason: Literal["stop", "length"] | None = None
     served_by: str | None = None  # "provider:model" that answered (a fallback chain may vary)
+    cache: Literal["exact", "semantic", "miss"] | None = None  # None: no response cache
+    cache_similarity: float | None = None
+    cache_lookup_ms: float | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
 
 
@@ -220,6 +223,17 @@ class LLM(ABC):
     @abstractmethod
     def stream(self, request: LLMRequest) -> AsyncIterator[str]:
         """Yield text deltas as the model produces them; fill `request.usage` as known."""
+
+
+# --- Embeddings ----------------------------------------------------------------------------
+
+
+class Embedder(ABC):
+    name: str = "embedder"
+
+    @abstractmethod
+    async def embed(self, text: str) -> np.ndarray:
+        """A unit-length vector for `text` (so a dot product is the cosine similarity)."""
 
 
 # --- TTS -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from voxroom.config import ModelsConfig
 from voxroom.providers.base import LLM, STT, TTS, VAD
+from voxroom.providers.cache import CachedLLM, ResponseCache
 from voxroom.providers.models import ModelCache
 from voxroom.providers.resilience import LLMChain, STTChain, TTSChain
 
@@ -101,9 +102,21 @@ def load_models(config: ModelsConfig) -> ModelSet:
     llms = _chain_of("LLM", config.llm, lambda e: build_llm(e, config, cache))
     stts = _chain_of("STT", config.stt, lambda e: build_stt(e, config, cache))
     ttss = _chain_of("TTS", config.tts, lambda e: build_tts(e, config, cache))
-    return ModelSet(
-        vad=SileroVAD(),
-        stt=STTChain(stts),
-        llm=LLMChain(llms),
-        tts=TTSChain(ttss),
+    llm: LLM = LLMChain(llms)
+    if config.response_cache != "off":
+        llm = CachedLLM(llm, build_response_cache(config))
+    return ModelSet(vad=SileroVAD(), stt=STTChain(stts), llm=llm, tts=TTSChain(ttss))
+
+
+def build_response_cache(config: ModelsConfig) -> ResponseCache:
+    embedder = None
+    if config.response_cache == "semantic":
+        from voxroom.providers.embed_minilm import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder()
+    return ResponseCache(
+        config.response_cache,
+        embedder=embedder,
+        threshold=config.response_cache_similarity,
+        capacity=config.response_cache_size,
     )
