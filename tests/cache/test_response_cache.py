@@ -3,7 +3,7 @@ keyed on the full model input, and audited through the session's events."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -66,7 +66,7 @@ async def test_cache_is_bounded_and_expires() -> None:
     oldest = ask("a?")
     await answer(llm, oldest)
     assert oldest.usage.cache == "miss"  # evicted
-    time.sleep(0.06)
+    await asyncio.sleep(0.06)
     late = ask("c?")
     await answer(llm, late)
     assert late.usage.cache == "miss"  # expired
