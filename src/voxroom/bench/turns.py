@@ -142,36 +142,52 @@ class TurnEval:
         audio_start = self.client.received.first_speech_after(asked) or time.monotonic()
         return int(metrics["turn_id"]), audio_start
 
+    def _agent_speaking_at(self, moment: float) -> bool:
+        """Agent audio arrived within the 300 ms before `moment`: else the trial is void (the
+        reply had already ended or paused between sentences: nothing to interrupt)."""
+        return self.client.received.speech_seconds_between(moment - 0.3, moment) > 0.0
+
     async def barge_in(self, offset_s: float, voice: Voice) -> dict[str, Any]:
+        # Synthesized first: the onset must land at the planned offset into the reply.
+        words = await self.speech.say("Wait, stop, I have a different question.", voice)
         turn_id, audio_start = await self._story_speaking()
         await asyncio.sleep(max(0.0, audio_start + offset_s - time.monotonic()))
-        words = await self.speech.say("Wait, stop, I have a different question.", voice)
         onset, _ = await self.client.speak_timed(words, 16000)
+        valid = self._agent_speaking_at(onset)
         final = await self.client.wait_for(_agent_final(turn_id), 30, after=audio_start)
-        stopped = self.client.received.last_speech_before_gap(onset - 0.1)
+        stopped = self.client.received.last_speech_before_gap(onset)
         await self.client.wait_for(_agent_final(), 90, after=onset + 0.5)
         return {
             "kind": "barge_in",
             "voice": voice,
             "offset_s": offset_s,
+            "valid": valid,
             "interrupted": final.get("interrupted"),
-            "stop_ms": round((stopped - onset) * 1000, 1) if stopped else None,
+            "stop_ms": round((stopped - onset) * 1000, 1) if stopped and valid else None,
         }
 
     async def false_interruption(self, kind: str, voice: Voice, text: str = "") -> dict[str, Any]:
-        turn_id, audio_start = await self._story_speaking()
-        await asyncio.sleep(max(0.0, audio_start + 0.6 - time.monotonic()))
         sound = (
             await self.speech.say(text, voice)
             if kind == "backchannel"
             else self.speech.noise_burst()
         )
-        await self.client.speak_timed(sound, 16000)
+        turn_id, audio_start = await self._story_speaking()
+        await asyncio.sleep(max(0.0, audio_start + 0.6 - time.monotonic()))
+        onset, _ = await self.client.speak_timed(sound, 16000)
+        valid = self._agent_speaking_at(onset)
         final = await self.client.wait_for(_agent_final(turn_id), 90, after=audio_start)
+        heard = [
+            m["text"]
+            for t, m in self.client.messages
+            if t >= onset and m.get("type") == "transcript" and m["role"] == "user" and m["final"]
+        ]
         return {
             "kind": kind,
             "voice": voice,
             "text": text,
+            "heard": heard[:1],
+            "valid": valid,
             "false_interruption": bool(final.get("interrupted")),
         }
 
@@ -213,15 +229,16 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
             return {"p50": None, "p90": None}
         return {"p50": percentile(samples, 0.5), "p90": percentile(samples, 0.9)}
 
-    cutoffs = [bool(r["false_cutoff"]) for r in results if r["kind"] == "paused"]
+    valid = [r for r in results if r.get("valid", True)]  # void: agent was not speaking
+    cutoffs = [bool(r["false_cutoff"]) for r in valid if r["kind"] == "paused"]
     interruptions = [
-        bool(r["false_interruption"]) for r in results if r["kind"] in ("backchannel", "noise")
+        bool(r["false_interruption"]) for r in valid if r["kind"] in ("backchannel", "noise")
     ]
     barge = values("barge_in", "stop_ms")
     return {
         "barge_in_stop_ms": stats(barge),
         "barge_ins_interrupted_rate": rate(
-            [bool(r["interrupted"]) for r in results if r["kind"] == "barge_in"]
+            [bool(r["interrupted"]) for r in valid if r["kind"] == "barge_in"]
         ),
         "false_cutoff_rate": rate(cutoffs),
         "false_interruption_rate": rate(interruptions),
@@ -233,6 +250,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
             "paused": len(cutoffs),
             "barge_in": len(barge),
             "false_interruption_trials": len(interruptions),
+            "void_trials": len(results) - len(valid),
         },
         "mean_barge_in_stop_ms": round(statistics.fmean(barge), 1) if barge else None,
         "results": results,
