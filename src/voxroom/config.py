@@ -90,7 +90,7 @@ class TurnConfig(BaseModel):
     interruption_speech_ms: int = 1000
     resume_after_false_interruption: bool = True
     # Interim captions: re-transcribe the growing utterance at most this often (0 = off).
-    interim_interval_ms: int = 1000
+    interim_interval_ms: int = 1500
     # Longest utterance kept (older audio is dropped from the turn).
     max_utterance_s: float = 30.0
 
