@@ -36,19 +36,6 @@ class TranscriptMessage(_Message):
     interrupted: bool | None = None
 
 
-class TurnMetrics(_Message):
-    type: Literal["turn_metrics"] = "turn_metrics"
-    turn_id: int
-    eot_wait_ms: float | None = None
-    confirm_ms: float | None = None
-    stt_ms: float | None = None
-    llm_first_token_ms: float | None = None
-    first_sentence_ms: float | None = None
-    tts_first_chunk_ms: float | None = None
-    total_ms: float | None = None
-    speculative_stt: bool = False
-
-
 class ErrorMessage(_Message):
     type: Literal["error"] = "error"
     message: str
@@ -79,6 +66,9 @@ client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
 # --- events → client messages --------------------------------------------------------------
+_LOG_FIELDS = set(ev.Event.model_fields)  # type, session_id, seq, ts, t
+
+
 def client_message(event: ev.Event) -> dict[str, object] | None:
     """The data-channel view of a session event (None: the client is not told about it)."""
     message: _Message
@@ -99,7 +89,8 @@ def client_message(event: ev.Event) -> dict[str, object] | None:
             interrupted=event.interrupted if event.final else None,
         )
     elif isinstance(event, ev.TurnMetricsRecorded):
-        message = TurnMetrics(**event.model_dump(include=set(TurnMetrics.model_fields) - {"type"}))
+        # The event *is* the breakdown: send its own fields, minus the log's bookkeeping.
+        return {"type": "turn_metrics", **event.model_dump(exclude=_LOG_FIELDS, exclude_none=True)}
     elif isinstance(event, ev.ErrorOccurred):
         message = ErrorMessage(message=event.message)
     else:
