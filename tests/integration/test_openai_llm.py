@@ -75,7 +75,7 @@ def _request() -> LLMRequest:
 
 
 async def test_streams_text_and_usage_from_llama_cpp_server(llama_server: str) -> None:
-    llm = OpenAICompatibleLLM(llama_server, model="gemma")
+    llm = OpenAICompatibleLLM(llama_server, model="gemma", timeout_s=120)
     request = _request()
     deltas = [delta async for delta in llm.stream(request)]
     assert len(deltas) > 1, deltas  # streamed, not one blob
@@ -85,8 +85,8 @@ async def test_streams_text_and_usage_from_llama_cpp_server(llama_server: str) -
 
 async def test_chain_falls_back_from_a_dead_endpoint(llama_server: str) -> None:
     dead = OpenAICompatibleLLM(f"http://127.0.0.1:{free_port()}/v1", model="gemma")
-    live = OpenAICompatibleLLM(llama_server, model="gemma")
-    chain = LLMChain([dead, live], RetryPolicy(attempts=2, first_result_timeout_s=20))
+    live = OpenAICompatibleLLM(llama_server, model="gemma", timeout_s=120)
+    chain = LLMChain([dead, live], RetryPolicy(attempts=2, first_result_timeout_s=120))
     request = _request()
     text = "".join([delta async for delta in chain.stream(request)])
     assert text.strip()

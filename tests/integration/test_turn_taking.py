@@ -21,7 +21,8 @@ async def test_turn_taking_eval_set(server: RunningServer, tmp_path: Path) -> No
     # Loose on purpose (2 cores, other jobs): a broken barge-in or resume path fails these;
     # the real rates come from `voxroom bench turns` (docs/benchmarks.md).
     assert report["barge_ins_interrupted_rate"] >= 0.5, detail
-    assert report["false_interruption_rate"] < 1.0, detail
+    if report["counts"]["false_interruption_trials"] >= 2:
+        assert report["false_interruption_rate"] < 1.0, detail
     if report["counts"]["barge_in"]:  # trials where the agent had already stopped are void
         assert report["barge_in_stop_ms"]["p50"] < 1000, detail
     assert report["eot_delay_ms"]["p50"] is not None and report["eot_delay_ms"]["p50"] < 1000

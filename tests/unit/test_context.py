@@ -88,7 +88,7 @@ def test_completion_prompt_formats_a_few_shot_transcript() -> None:
         "User: Hi\n"
         "Assistant: Hello.\n"
         "User: Tell me\n"
-        "Assistant: Once upon —\n"
+        "Assistant: Once upon\n"  # heard words only: a base model imitates any mark
         "User: stop\n"
         "Assistant:"
     )

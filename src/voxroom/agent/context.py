@@ -83,5 +83,5 @@ class ChatContext:
     def add_exchange(self, user_text: str, agent_text: str, interrupted: bool) -> None:
         """Record a finished turn; `agent_text` is what was actually played, not generated."""
         self.history.append(ChatMessage("user", user_text))
-        if agent_text:
+        if agent_text.strip():
             self.history.append(ChatMessage("assistant", agent_text, interrupted=interrupted))

@@ -64,7 +64,12 @@ class TurnEval:
         self.speech = speech
 
     async def _settle(self) -> None:
-        """Wait until the agent is listening and has been quiet for a moment."""
+        """Wait until the agent is listening and nothing has happened for a while: a late
+        transcript of the previous scenario's speech must not land in the next one."""
+        for _ in range(600):  # at most 2 minutes
+            if not self.client.messages or time.monotonic() - self.client.messages[-1][0] >= 2:
+                break
+            await asyncio.sleep(0.2)
         if self.client.messages and self.client.messages[-1][1] != {
             "type": "state",
             "state": "listening",
@@ -156,7 +161,13 @@ class TurnEval:
         valid = self._agent_speaking_at(onset)
         final = await self.client.wait_for(_agent_final(turn_id), 30, after=audio_start)
         stopped = self.client.received.last_speech_before_gap(onset)
-        await self.client.wait_for(_agent_final(), 90, after=onset + 0.5)
+        # The interruption is a turn of its own: let it be transcribed and answered.
+        user = await self.client.wait_for(
+            lambda m: m.get("type") == "transcript" and m["role"] == "user" and m["final"],
+            90,
+            after=onset,
+        )
+        await self.client.wait_for(_agent_final(user["turn_id"]), 90, after=onset)
         return {
             "kind": "barge_in",
             "voice": voice,

@@ -44,9 +44,9 @@ def completion_prompt(messages: list[ChatMessage], tools: list[ToolSpec] | None 
 
 
 def _assistant_text(message: ChatMessage) -> str:
+    # An interrupted reply is kept as the words heard, unmarked: a base model imitates any
+    # mark (" —" made Gemma answer "A —" after a few barge-ins; seen in the audit log).
     text = message.text.strip()
-    if message.interrupted:
-        text += " —"  # the user cut the agent off here
     for call in message.tool_calls:
         payload = json.dumps({"name": call.name, "arguments": json.loads(call.arguments or "{}")})
         text = f"{text} {CALL_OPEN}{payload}{CALL_CLOSE}".strip()
