@@ -105,6 +105,7 @@ class ProbeSink(AudioSink):
         self._played_before = 0.0  # seconds played out by earlier, finished playouts
         self._started = 0.0  # loop time the current playout began
         self._queued = 0.0  # seconds in the current playout
+        self._observers: list[AudioObserver] = []
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -116,6 +117,8 @@ class ProbeSink(AudioSink):
 
     def push(self, samples: np.ndarray, sample_rate: int) -> None:
         self._probe.written(samples)
+        for observer in self._observers:
+            observer(samples, sample_rate)
         self._settle()
         if not self._queued:
             self._started = self._now()
@@ -149,7 +152,9 @@ class ProbeSink(AudioSink):
         return self._played_before + self._queued - self.queued_seconds
 
     def observe(self, observer: AudioObserver) -> None:
-        raise NotImplementedError("the bench sink records nothing")
+        # No paced frames here: observers see the audio as it is written (nothing observes
+        # in the bench, but the sink keeps the AudioSink contract).
+        self._observers.append(observer)
 
 
 class MemoryTransport(Transport):
