@@ -32,6 +32,9 @@ class TransportConfig(BaseModel):
     ice_addresses: list[str] | None = None
     # Receive jitter buffer prefetch in 20 ms packets (aiortc's default of 4 adds ~80 ms).
     jitter_prefetch: int = 1
+    # A peer that has not connected this long after our answer is dropped: a client that
+    # posts an offer and never completes ICE would otherwise hold a session slot forever.
+    connect_timeout_s: float = Field(default=20.0, gt=0)
 
     @field_validator("ice_addresses", mode="before")
     @classmethod

@@ -147,3 +147,21 @@ async def test_inbound_audio_ends_on_close_even_if_the_peer_never_connected(
             await asyncio.wait_for(asyncio.shield(waiting), 1)
     finally:
         waiting.cancel()
+
+
+async def test_an_offer_that_never_connects_is_closed_after_the_deadline() -> None:
+    """A client posts an offer and never completes ICE: the transport must close by itself
+    (aioice would wait for a nomination forever and hold the session's slot and sockets)."""
+    from aiortc import RTCPeerConnection
+
+    client = RTCPeerConnection()
+    client.addTransceiver("audio", direction="sendrecv")
+    await client.setLocalDescription(await client.createOffer())
+    server = P2PTransport(TransportConfig(ice_addresses=["127.0.0.1"], connect_timeout_s=0.5))
+    try:
+        await server.accept(client.localDescription.sdp)  # the client never applies the answer
+        await asyncio.wait_for(server.closed.wait(), timeout=5)
+        assert server.pc.connectionState == "closed"
+    finally:
+        await server.close()
+        await client.close()

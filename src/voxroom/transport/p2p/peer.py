@@ -62,6 +62,8 @@ class P2PTransport(Transport):
         self.video_in: VideoSource = VideoSource()
         self.video_out: PacedVideoTrack = PacedVideoTrack()
         self._video_task: asyncio.Task[None] | None = None
+        self._connect_timeout_s = config.connect_timeout_s
+        self._connect_deadline: asyncio.Task[None] | None = None
         self._inbound: asyncio.Queue[MediaStreamTrack | None] = asyncio.Queue()
         self._channel: RTCDataChannel | None = None
         self._pending: list[dict[str, Any]] = []
@@ -89,7 +91,16 @@ class P2PTransport(Transport):
             else:  # one camera per participant: extra video is neither received nor decoded
                 video.direction = "inactive"
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self._connect_deadline = asyncio.ensure_future(self._enforce_connect_deadline())
         return str(self.pc.localDescription.sdp)
+
+    async def _enforce_connect_deadline(self) -> None:
+        # aioice's controlled side waits for a nomination without end and consent checks only
+        # start once connected, so nothing else ever notices an offer that was abandoned.
+        await asyncio.sleep(self._connect_timeout_s)
+        if self.pc.connectionState != "connected" and not self.closed.is_set():
+            log.info("peer did not connect within %.0f s: closing", self._connect_timeout_s)
+            await self.close()
 
     # --- events ----------------------------------------------------------------------------
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -187,6 +198,9 @@ class P2PTransport(Transport):
         if self.closed.is_set():
             return
         self.closed.set()
+        deadline = self._connect_deadline
+        if deadline is not None and deadline is not asyncio.current_task():
+            deadline.cancel()
         self.audio_out.stop()
         self.video_out.stop()
         self._inbound.put_nowait(None)
