@@ -199,5 +199,30 @@ def bench_turns(
     print_turns_report(run_turns_bench(quick=quick), json_out)
 
 
+@bench_app.command("sessions")
+def bench_sessions(
+    quick: Annotated[bool, typer.Option(help="Steps 1, 2, 4 with short windows.")] = False,
+    max_sessions: Annotated[int, typer.Option(help="Largest step of the ramp.")] = 48,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Concurrent two-way voice sessions: sessions per core, idle CPU and memory per session."""
+    from voxroom.bench.sessions import print_sessions_report, run_sessions_bench
+
+    _logging(False)
+    print_sessions_report(run_sessions_bench(quick=quick, max_sessions=max_sessions), json_out)
+
+
+@bench_app.command("soak")
+def bench_soak(
+    duration: Annotated[float, typer.Option(help="Seconds of session churn.")] = 600.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Session churn with vanishing/killed peers: sessions, errors, memory and fd growth."""
+    from voxroom.bench.soak import print_soak_report, run_soak_bench
+
+    _logging(False)
+    print_soak_report(run_soak_bench(duration), json_out)
+
+
 def main() -> None:
     app()

@@ -1,0 +1,135 @@
+"""bench sessions/soak arithmetic on made-up measurements (fast: no server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from voxroom.bench.load import FrameCounter, log_errors, slope
+from voxroom.bench.sessions import _step_figures, _summarize
+
+
+def _session(fps: float = 50.0, lost: int = 0) -> dict[str, Any]:
+    frames = int(fps * 8)
+    return {
+        "seconds": 8.0,
+        "frames": frames,
+        "fps": fps,
+        "max_gap_ms": 30.0,
+        "in_lost": lost,
+        "in_expected": 400,
+        "out_lost": 0,
+        "out_sent": 400,
+        "server_jitter_ms": 1.0,
+        "agent_messages": 0,
+    }
+
+
+def _step(n: int, server: float, rss: float, fps: float = 50.0, machine: float = 100.0) -> Any:
+    return _step_figures(
+        n,
+        [_session(fps) for _ in range(n)],
+        server_pct=server,
+        loop_pct=server * 0.6,
+        client_pct=n * 5.0,
+        machine_pct=machine,
+        rss_mb=rss,
+        fds=16 + 5 * n,
+        threads=8 + n,
+    )
+
+
+def test_a_step_holds_only_in_real_time_without_loss() -> None:
+    assert _step(4, 40, 700)["holds"]
+    slow = _step(4, 40, 700, fps=48.0)
+    assert not slow["holds"] and "frames/s" in slow["reasons"][0]
+    catching_up = _step(4, 40, 700, fps=53.0)  # frames that were late arrive in a burst
+    assert not catching_up["holds"] and "late" in catching_up["reasons"][0]
+    lossy = _step_figures(
+        2,
+        [_session(), _session(lost=20)],
+        server_pct=20,
+        loop_pct=12,
+        client_pct=10,
+        machine_pct=50,
+        rss_mb=700,
+        fds=30,
+        threads=10,
+    )
+    assert not lossy["holds"] and "packet loss" in lossy["reasons"][0]
+    saturated_loop = _step_figures(
+        8,
+        [_session() for _ in range(8)],
+        server_pct=130,
+        loop_pct=97,
+        client_pct=40,
+        machine_pct=180,
+        rss_mb=720,
+        fds=60,
+        threads=20,
+    )
+    assert not saturated_loop["holds"] and "event loop" in saturated_loop["reasons"][0]
+    missing = _step_figures(
+        3,
+        [_session(), _session()],
+        server_pct=20,
+        loop_pct=12,
+        client_pct=10,
+        machine_pct=50,
+        rss_mb=700,
+        fds=30,
+        threads=10,
+    )
+    assert not missing["holds"] and "missing" in missing["reasons"][0]
+
+
+def test_summary_slopes_and_sessions_per_core() -> None:
+    baseline = _step(0, 0.0, 680.0)
+    steps = [_step(n, 5.0 * n, 680.0 + 3.0 * n) for n in (1, 2, 4, 8, 12)]
+    steps.append(_step(16, 95.0, 740.0, fps=40.0, machine=199.0))
+    summary = _summarize(baseline, steps, cap_reached=False)
+    assert summary["max_sessions_held"] == 12
+    assert summary["idle_cpu_pct_per_session"] == pytest.approx(5.0)
+    assert summary["mem_mb_per_session"] == pytest.approx(3.0)
+    assert summary["sessions_per_core"] == 12.0  # 12 sessions on 0.6 of a core: max(1, 0.6)
+    assert summary["limited_by"] == "machine"
+    assert summary["projected_sessions_per_core"] == 19
+
+
+def test_sessions_per_core_divides_by_the_cores_used() -> None:
+    baseline = _step(0, 0.0, 680.0)
+    steps = [_step(n, 10.0 * n, 680.0 + 2.0 * n) for n in (1, 2, 4, 8, 12, 15)]
+    summary = _summarize(baseline, steps, cap_reached=True)
+    assert summary["server_cores_at_max"] == 1.5  # aiortc's codec threads: over one core
+    assert summary["sessions_per_core"] == 10.0  # 15 sessions on 1.5 cores
+    assert summary["limited_by"] == "cap"
+
+
+def test_frame_counter_and_slope() -> None:
+    counter = FrameCounter()
+    for t in (1.0, 1.02, 1.04, 1.2):
+        counter.arrived(t)
+    assert counter.frames == 4 and counter.max_gap_s == pytest.approx(0.16)
+    assert slope([0, 1, 2], [1.0, 3.0, 5.0]) == pytest.approx(2.0)
+    assert slope([1, 1], [1.0, 2.0]) is None
+
+
+def test_server_log_errors_come_with_their_tracebacks() -> None:
+    log = "\n".join(
+        [
+            "2026-11-22 06:00:00,000 INFO voxroom.server.sessions: session a started (1 live)",
+            "voxroom dev: agent 'x' ready at http://127.0.0.1:1/",
+            "2026-11-22 06:00:01,000 ERROR asyncio: Task exception was never retrieved",
+            "Traceback (most recent call last):",
+            "ConnectionError: gone",
+            "2026-11-22 06:00:02,000 INFO voxroom.server.sessions: session a ended (0 live)",
+            "Exception in thread Thread-3:",
+            "Traceback (most recent call last):",
+            "RuntimeError: boom",
+        ]
+    )
+    errors = log_errors(log)
+    assert len(errors) == 2
+    assert errors[0].startswith("2026-11-22 06:00:01,000 ERROR") and "ConnectionError" in errors[0]
+    assert errors[1].startswith("Exception in thread") and "RuntimeError" in errors[1]
