@@ -6,6 +6,7 @@ import asyncio
 import fractions
 import time
 from collections import deque
+from typing import NamedTuple
 
 import numpy as np
 from aiortc import MediaStreamTrack
@@ -18,6 +19,12 @@ from voxroom.transport.base import AudioObserver, AudioSink, Marker
 WIRE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms
 _TIME_BASE = fractions.Fraction(1, WIRE_RATE)
+
+
+class PacedChunk(NamedTuple):
+    pts: int  # in 1/48000 s since the track started
+    samples: np.ndarray  # FRAME_SAMPLES of mono int16
+    silent: bool  # nothing was queued: all zeros
 
 
 class PacedAudioTrack(MediaStreamTrack, AudioSink):
@@ -102,7 +109,8 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         out[filled:] = 0
         return out
 
-    async def recv(self) -> AudioFrame:
+    async def next_chunk(self) -> PacedChunk:
+        """The next 20 ms of audio, when it is due (what `recv` and encoders build on)."""
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -112,12 +120,17 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
             delay = self._start + self._timestamp / WIRE_RATE - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+        played_before = self._played_samples
         samples = self._next_samples()
         for observer in self._observers:
             observer(samples, WIRE_RATE)
+        return PacedChunk(self._timestamp, samples, self._played_samples == played_before)
+
+    async def recv(self) -> AudioFrame:
+        chunk = await self.next_chunk()
         frame = AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
-        frame.planes[0].update(samples.tobytes())
+        frame.planes[0].update(chunk.samples.tobytes())
         frame.sample_rate = WIRE_RATE
-        frame.pts = self._timestamp
+        frame.pts = chunk.pts
         frame.time_base = _TIME_BASE
         return frame

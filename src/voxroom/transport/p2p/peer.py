@@ -30,6 +30,7 @@ from av import AudioFrame, VideoFrame
 from voxroom.config import TransportConfig
 from voxroom.media.audio import StreamResampler, frame_to_mono
 from voxroom.transport.base import INBOUND_SAMPLE_RATE, MessageHandler, Transport
+from voxroom.transport.p2p.opus import OpusSenderTrack
 from voxroom.transport.p2p.outbound import PacedAudioTrack
 from voxroom.transport.p2p.video import PacedVideoTrack
 from voxroom.transport.video import VideoSource
@@ -82,7 +83,7 @@ class P2PTransport(Transport):
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not audio:
             raise OfferError("offer has no audio m-line")
-        audio[0].sender.replaceTrack(self.audio_out)
+        audio[0].sender.replaceTrack(OpusSenderTrack(self.audio_out))
         audio[0].direction = "sendrecv"
         for index, video in enumerate(t for t in self.pc.getTransceivers() if t.kind == "video"):
             if index == 0:

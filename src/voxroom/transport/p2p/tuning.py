@@ -9,16 +9,24 @@
   camera → annotated frame p50 ≈165 → ≈40 ms on loopback.
 - CPU: aiortc computes the RTP audio-level header with a Python loop over every sample sent;
   the numpy equivalent costs a fraction (see shared/WEBRTC.md).
+- CPU: audio receivers decode on the loop (`opus.InlineAudioDecoding`) instead of a thread
+  per receiver fed through a queue (see `opus` for the profile that justified it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import aioice.ice
+import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
 import aiortc.rtp
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from av import AudioFrame
 
 from voxroom.media.audio import audio_level_dbov
+from voxroom.transport.p2p.opus import InlineAudioDecoding
 from voxroom.transport.p2p.video import MarkerJitterBuffer
 
 _settings = {"prefetch": 1}
@@ -56,8 +64,41 @@ def _numpy_audio_level(frame: AudioFrame) -> int:
     return audio_level_dbov(frame.to_ndarray().reshape(-1))
 
 
+class InlineDecodingReceiver(aiortc.rtcrtpreceiver.RTCRtpReceiver):
+    """An RTCRtpReceiver whose audio is decoded on the loop as it is queued (no thread)."""
+
+    async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
+        # The track exists by now (the peer connection sets it after construction).
+        queue = self._RTCRtpReceiver__decoder_queue  # type: ignore[has-type]  # aiortc 1.16
+        track = self._track
+        if (
+            track is not None
+            and track.kind == "audio"
+            and not isinstance(queue, InlineAudioDecoding)
+        ):
+            error = self._RTCRtpReceiver__decoder_error  # type: ignore[attr-defined]
+            self._RTCRtpReceiver__decoder_queue = InlineAudioDecoding(track._queue, error)
+        await super().receive(parameters)
+
+
+_original_decoder_worker = aiortc.rtcrtpreceiver.decoder_worker
+
+
+def _decoder_worker(
+    loop: asyncio.AbstractEventLoop,
+    input_q: object,
+    output_q: asyncio.Queue[object],  # aiortc's own signature
+    decode_error: threading.Event,
+) -> None:
+    # aiortc still starts its thread for every receiver; with inline decoding it just exits.
+    if not isinstance(input_q, InlineAudioDecoding):
+        _original_decoder_worker(loop, input_q, output_q, decode_error)  # type: ignore[arg-type]
+
+
 def apply(jitter_prefetch: int, host_addresses: list[str] | None) -> None:
     _settings["prefetch"] = jitter_prefetch
     configure_host_addresses(host_addresses)
     aiortc.rtcrtpreceiver.JitterBuffer = ShallowJitterBuffer  # type: ignore[attr-defined]
     aiortc.rtp.compute_audio_level_dbov = _numpy_audio_level  # the sender calls rtp.<name>
+    aiortc.rtcrtpreceiver.decoder_worker = _decoder_worker
+    aiortc.rtcpeerconnection.RTCRtpReceiver = InlineDecodingReceiver  # type: ignore[attr-defined]
