@@ -8,7 +8,8 @@ import numpy as np
 import onnxruntime
 
 from voxroom.media.audio import int16_to_float
-from voxroom.providers.base import VAD, ModelRunner, VADStream
+from voxroom.providers.base import VAD, VADStream
+from voxroom.providers.gathering import GatheringRunner
 
 CONTEXT_SAMPLES = 64  # v5+ models expect the previous block's last 64 samples prepended
 
@@ -30,7 +31,7 @@ class SileroVAD(VAD):
             sess_options=options,
             providers=["CPUExecutionProvider"],
         )
-        self.runner = ModelRunner("vad", workers=1)
+        self.runner = GatheringRunner("vad")  # one thread for every session's blocks
 
     def create_stream(self) -> SileroStream:
         return SileroStream(self)

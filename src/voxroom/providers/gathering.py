@@ -1,0 +1,102 @@
+"""A model thread for many tiny calls: VAD blocks from every session of the process.
+
+Handing one 0.1 ms Silero call to a thread pool costs ~0.18 ms of CPU in the hand-off alone
+(executor submit, a thread wake-up, a loop wake-up to deliver the result; measured 289 vs
+108 µs per call), and a session makes 31 such calls a second. `GatheringRunner` runs them on
+one thread and gathers: calls queued while the thread works, or within `gather_s` of the
+first when several sessions are active, run as one batch, whose results go back to the loop
+with one wake-up. With one session nothing waits; once calls from several sessions meet in
+a batch, a VAD decision waits at most `gather_s` (4 ms, against the 32 ms block it decides
+on). Measured with paced streams, CPU per call (inference ~0.11 ms included): 16 sessions
+296 → 185 µs, 32 sessions 299 → 153 µs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_GATHER_S = 0.004
+# Gathering stays on this long after calls last arrived together (several sessions): one
+# caller, however fast it calls (a replay), never waits.
+CONCURRENT_HOLD_S = 1.0
+
+
+@dataclass(slots=True)
+class _Call:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _deliver(calls: list[_Call]) -> None:
+    for call in calls:
+        if call.future.done():  # the awaiting task was cancelled
+            continue
+        if call.error is not None:
+            call.future.set_exception(call.error)
+        else:
+            call.future.set_result(call.result)
+
+
+class GatheringRunner:
+    """Runs blocking calls on one daemon thread, batching the hand-offs both ways."""
+
+    def __init__(self, name: str, gather_s: float = DEFAULT_GATHER_S) -> None:
+        self.name = name
+        self.gather_s = gather_s
+        self._pending: list[_Call] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.calls = 0  # run so far, and in how many batches (how well gathering pays)
+        self.batches = 0
+        self._thread = threading.Thread(target=self._work, name=f"voxroom-{name}", daemon=True)
+        self._thread.start()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        call = _Call(fn, args, loop.create_future(), loop)
+        with self._lock:
+            self._pending.append(call)
+            first = len(self._pending) == 1
+        if first:
+            self._wake.set()
+        result: T = await call.future
+        return result
+
+    def _work(self) -> None:
+        concurrent_until = 0.0
+        while True:
+            self._wake.wait()
+            if time.monotonic() < concurrent_until:  # several callers at once: let calls gather
+                time.sleep(self.gather_s)
+            self._wake.clear()
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            self.calls += len(batch)
+            self.batches += 1
+            if len(batch) > 1:
+                concurrent_until = time.monotonic() + CONCURRENT_HOLD_S
+            for call in batch:
+                try:
+                    call.result = call.fn(*call.args)
+                except BaseException as exc:  # delivered to the caller, never lost here
+                    call.error = exc
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Call]] = {}
+            for call in batch:
+                by_loop.setdefault(call.loop, []).append(call)
+            for loop, calls in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # that loop has closed meanwhile
+                    loop.call_soon_threadsafe(_deliver, calls)
