@@ -12,7 +12,14 @@ def emit_session(
     """A voice session: transcripts with PII, LLM calls, speech, usage, metrics."""
     log.emit(ev.SessionStarted(agent=agent, transport="memory", models={"llm": "x"}))
     log.emit(ev.StateChanged(state="listening"))
-    for turn in range(1, turns + 1):
+    emit_turns(log, first=1, turns=turns)
+    if end:
+        log.emit(ev.SessionEnded(reason="peer left"))
+
+
+def emit_turns(log: SessionEventLog, first: int, turns: int) -> None:
+    """`turns` voice turns of the human, numbered from `first`: EVENTS_PER_TURN events each."""
+    for turn in range(first, first + turns):
         text = f"hello, turn {turn}: write to guest{turn}@example.com"
         log.emit(ev.UserTranscript(turn_id=turn, text="hello", final=False))
         log.emit(
@@ -43,8 +50,6 @@ def emit_session(
         )  # fmt: skip
         log.emit(ev.TurnMetricsRecorded(turn_id=turn, total_ms=650.0))
         log.emit(ev.AgentSpeech(turn_id=turn, played_text="Certainly.", final=True))
-    if end:
-        log.emit(ev.SessionEnded(reason="peer left"))
 
 
 EVENTS_PER_TURN = 8

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.audit.sessions import emit_session
+from tests.audit.sessions import emit_session, emit_turns
+from voxroom.audit import events as ev
 from voxroom.audit.cli import audit_app
 from voxroom.audit.export import verify_export
 from voxroom.audit.log import SessionEventLog
@@ -94,6 +95,36 @@ def test_export_json_and_jsonl(db: Path, tmp_path: Path) -> None:
     exported["events"][4]["event"]["text"] = "edited"
     out.write_text(json.dumps(exported))
     assert verify_export(out).first_bad_seq == 5
+
+
+def test_show_and_export_usage_per_participant(db: Path, tmp_path: Path) -> None:
+    async def record() -> None:
+        async with AuditStore(str(db)) as store, AuditWriter(store) as writer:
+            log = SessionEventLog("named")
+            writer.attach(log)
+            log.emit(ev.SessionStarted(agent="concierge", transport="memory"))
+            log.emit(ev.ParticipantJoined(identity="alice", role="user"))
+            log.emit(ev.ParticipantJoined(identity="concierge", role="agent"))
+            log.emit(ev.TTSUsage(
+                turn_id=1, provider="piper", characters=12, audio_seconds=1.0, duration_ms=9.0
+            ))  # fmt: skip
+            emit_turns(log, first=2, turns=1)
+            log.emit(ev.SessionEnded(reason="peer left"))
+
+    asyncio.run(record())
+    code, output = run("show", "named", "--db", str(db))
+    assert code == 0, output
+    assert "user alice: tokens 1000+100  stt 1.5 s  tts 10 chars" in output
+    assert "agent concierge: tokens 0+0  stt 0.0 s  tts 12 chars" in output
+    assert "alice (user)" in output  # the participant_joined event in the timeline
+
+    out = tmp_path / "named.json"
+    assert run("export", "named", "--db", str(db), "--output", str(out))[0] == 0
+    user, agent = json.loads(out.read_text())["usage_by_participant"]
+    assert (user["identity"], user["prompt_tokens"], user["tts_characters"]) == ("alice", 1000, 10)
+    assert (agent["identity"], agent["prompt_tokens"], agent["tts_characters"]) == (
+        "concierge", 0, 12,
+    )  # fmt: skip
 
 
 def test_verify_exit_codes(db: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from voxroom.audit import events as ev
-from voxroom.audit.cost import ModelPrice, PriceTable
+from voxroom.audit.cost import ModelPrice, PriceTable, Usage
 
 
 def llm(turn: int, prompt: int, completion: int, model: str = "gpt-4o-mini") -> ev.LLMResponded:
@@ -122,3 +122,71 @@ def test_invalid_table_says_where(tmp_path: Path) -> None:
     path.write_text('{"prices": [{"provider": "x", "prompt_per_1m": "cheap"}]}')
     with pytest.raises(ValueError, match=r"prices.json is not valid"):
         PriceTable.load(path)
+
+
+# --- attribution to participants ------------------------------------------------------------
+def stt(turn: int, seconds: float) -> ev.STTUsage:
+    return ev.STTUsage(
+        turn_id=turn, provider="remote-stt", audio_seconds=seconds, duration_ms=5.0,
+        purpose="final",
+    )  # fmt: skip
+
+
+def tts(turn: int, characters: int) -> ev.TTSUsage:
+    return ev.TTSUsage(
+        turn_id=turn, provider="remote-tts", characters=characters, audio_seconds=1.0,
+        duration_ms=5.0,
+    )  # fmt: skip
+
+
+def test_usage_is_attributed_to_whoever_started_the_turn(table: PriceTable) -> None:
+    events = [
+        ev.SessionStarted(agent="concierge", transport="memory"),
+        ev.ParticipantJoined(identity="alice@example", role="user"),
+        ev.ParticipantJoined(identity="concierge", role="agent"),
+        tts(1, 1_000),  # turn 1: the agent's greeting, no user transcript
+        stt(2, 60.0),  # turn 2: a noise, transcribed to nothing: still the human's audio
+        stt(3, 30.0),
+        ev.UserTranscript(turn_id=3, text="book a taxi", final=True),
+        llm(3, 2_000, 500, model="big"),
+        tts(3, 3_000),
+        llm(4, 1_000_000, 0),  # turn 4: typed; its transcript is logged after (order-free)
+        ev.UserTranscript(turn_id=4, text="thanks", final=True, source="chat"),
+    ]
+    usage = table.summarize(events)
+    user, agent = usage.participants["user"], usage.participants["agent"]
+    assert (user.identity, agent.identity) == ("alice@example", "concierge")
+
+    assert agent.usage.tts_characters == 1_000
+    assert agent.usage.prompt_tokens == agent.usage.completion_tokens == 0
+    assert agent.usage.stt_seconds == 0
+    assert agent.usage.cost == pytest.approx(1_000 * 15.0 / 1e6)
+
+    assert user.usage.stt_seconds == 90.0
+    assert user.usage.prompt_tokens == 1_002_000 and user.usage.completion_tokens == 500
+    assert user.usage.tts_characters == 3_000
+    expected = 1.5 * 0.006 + (2_000 * 10 + 500 * 30) / 1e6 + 3_000 * 15.0 / 1e6 + 1.0
+    assert user.usage.cost == pytest.approx(expected)
+
+    # Every usage event goes to exactly one participant: the parts add up to the session.
+    for name in ("prompt_tokens", "completion_tokens", "stt_seconds", "tts_characters", "cost"):
+        parts = getattr(user.usage, name) + getattr(agent.usage, name)
+        assert parts == pytest.approx(getattr(usage.total, name)), name
+    assert usage.by_participant() == [
+        {"role": "user", "identity": "alice@example", **user.usage.as_dict()},
+        {"role": "agent", "identity": "concierge", **agent.usage.as_dict()},
+    ]
+
+
+def test_sessions_recorded_before_participants_were_named(table: PriceTable) -> None:
+    """No participant_joined: the agent is named by session_started, the human by nobody."""
+    events = [
+        ev.SessionStarted(agent="concierge", transport="memory"),
+        ev.UserTranscript(turn_id=1, text="hi", final=True),
+        llm(1, 100, 10),
+    ]
+    usage = table.summarize(events)
+    assert usage.participants["user"].identity is None
+    assert usage.participants["user"].usage.prompt_tokens == 100
+    assert usage.participants["agent"].identity == "concierge"
+    assert usage.participants["agent"].usage == Usage()

@@ -19,18 +19,36 @@ from tests.audit_api.conftest import SECRET, bearer, make_config
 from tests.unit.fakes import FakeAgent, FakeLLM, FakeTTS, fake_models
 from voxroom.cli import app as cli_app
 from voxroom.client import VoxroomClient
+from voxroom.providers.base import LLMRequest
 from voxroom.server.app import create_app
 from voxroom.server.audit_api import AUDIT_SCOPE
 from voxroom.server.auth import SESSION_SCOPE, AuthError, TokenAuthority
 
 REPLY = "Paris is the capital of France."
+GREETING = "Welcome."
+PROMPT_TOKENS, COMPLETION_TOKENS = 321, 7
 Wired = TestClient[web.Request, web.Application]
+
+
+class MeteredLLM(FakeLLM):
+    """Reports token counts, as real providers do (FakeLLM reports none)."""
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
+        async for token in super().stream(request):
+            yield token
+        request.usage.prompt_tokens = PROMPT_TOKENS
+        request.usage.completion_tokens = COMPLETION_TOKENS
+
+
+class GreetingAgent(FakeAgent):
+    greeting = GREETING  # a turn of the agent's own: its speech is the agent's usage
 
 
 @pytest.fixture
 async def wired(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    models = fake_models(llm=FakeLLM(default=REPLY), tts=FakeTTS(chunks=2, chunk_s=0.1))
-    app = create_app(make_config(tmp_path / "cache"), models, FakeAgent, TokenAuthority(SECRET))
+    models = fake_models(llm=MeteredLLM(default=REPLY), tts=FakeTTS(chunks=2, chunk_s=0.1))
+    config = make_config(tmp_path / "cache")
+    app = create_app(config, models, GreetingAgent, TokenAuthority(SECRET))
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     yield client
@@ -78,13 +96,23 @@ async def test_token_endpoint_grants_the_audit_scope(wired: Wired) -> None:
 
 async def test_a_real_session_is_audited_and_counted(wired: Wired) -> None:
     peer = VoxroomClient(str(wired.make_url("")).rstrip("/"))
+    call_token, _ = TokenAuthority(SECRET).issue("alice", [SESSION_SCOPE], 600)
     try:
-        await asyncio.wait_for(peer.connect(), 15)
+        await asyncio.wait_for(peer.connect(call_token), 15)
         assert peer.session_url is not None
         session_id = peer.session_url.rsplit("/", 1)[1]
+        # The greeting is said before the data channel opens (no caption reaches us): wait
+        # for the store to have it ended, so the question does not barge in on it.
+        await greeted(wired, session_id)
         peer.send({"type": "chat", "text": "What is the capital of France?"})
         await peer.wait_for(
-            lambda m: m["type"] == "transcript" and m["role"] == "agent" and m["final"], 10
+            lambda m: (
+                m["type"] == "transcript"
+                and m["role"] == "agent"
+                and m["final"]
+                and m["turn_id"] == 2
+            ),
+            10,
         )
         live = await (await wired.get("/metrics")).text()
         assert 'voxroom_sessions_active{agent="fake agent"} 1.0' in live
@@ -107,6 +135,21 @@ async def test_a_real_session_is_audited_and_counted(wired: Wired) -> None:
     stereo = next(f["url"] for f in detail["files"] if f["name"] == "stereo.wav")
     assert (await wired.get(stereo, headers={"Range": "bytes=0-43"})).status == 206
 
+    # Usage per participant: the question's tokens and speech are alice's (the token that
+    # opened the session), the greeting's speech the agent's; together, the session's totals.
+    user, agent = detail["usage"]["by_participant"]
+    assert (user["role"], user["identity"]) == ("user", "alice")
+    assert (agent["role"], agent["identity"]) == ("agent", "fake agent")
+    assert (user["prompt_tokens"], user["completion_tokens"]) == (PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert user["tts_characters"] == len(REPLY)
+    assert agent["tts_characters"] == len(GREETING)
+    assert agent["prompt_tokens"] == agent["completion_tokens"] == 0
+    for name in ("prompt_tokens", "completion_tokens", "stt_seconds", "tts_characters", "cost"):
+        assert user[name] + agent[name] == pytest.approx(detail["usage"]["total"][name]), name
+        assert user[name] + agent[name] == pytest.approx(detail["session"][name]), name
+    exported = await wired.get(detail["export"]["json"])
+    assert (await exported.json())["usage_by_participant"] == detail["usage"]["by_participant"]
+
     text = await (await wired.get("/metrics")).text()
     found = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -116,9 +159,21 @@ async def test_a_real_session_is_audited_and_counted(wired: Wired) -> None:
     agent = (("agent", "fake agent"),)
     assert found[("voxroom_sessions_started_total", agent)] == 1
     assert found[("voxroom_sessions_active", agent)] == 0
-    assert found[("voxroom_turn_latency_seconds_count", (("stage", "total"),))] == 1
-    assert found[("voxroom_agent_replies_total", ())] == 1
+    # Two replies, each timed: the greeting and the answer.
+    assert found[("voxroom_turn_latency_seconds_count", (("stage", "total"),))] == 2
+    assert found[("voxroom_agent_replies_total", ())] == 2
     assert found[("voxroom_user_turns_total", (("source", "chat"),))] == 1
+
+
+async def greeted(wired: Wired, session_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        response = await wired.get(f"/api/v1/audit/sessions/{session_id}", headers=bearer())
+        events = (await response.json())["events"] if response.status == 200 else []
+        if any(e["type"] == "agent_speech" and e["final"] for e in events):
+            return
+        assert time.monotonic() < deadline, f"the greeting never ended: {events}"
+        await asyncio.sleep(0.1)
 
 
 def test_cli_token_scope(monkeypatch: pytest.MonkeyPatch) -> None:

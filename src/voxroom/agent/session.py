@@ -46,9 +46,12 @@ class AgentSession:
         models: ModelSet,
         config: VoxroomConfig,
         event_log: SessionEventLog | None = None,
+        participant: str | None = None,
     ) -> None:
         self.id = session_id
         self.agent = agent
+        # The human's identity (the token's subject) for the audit trail; None: not known.
+        self.participant = participant
         self.transport = transport
         self.log = event_log or SessionEventLog(session_id)
         self._models = models
@@ -86,6 +89,9 @@ class AgentSession:
                 },
             )
         )
+        if self.participant is not None:
+            self.log.emit(ev.ParticipantJoined(identity=self.participant, role="user"))
+        self.log.emit(ev.ParticipantJoined(identity=self.agent.name, role="agent"))
         self.log.emit(ev.StateChanged(state=self.state))
         reason = "peer left"
         try:

@@ -14,11 +14,18 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from voxroom.audit.config import AuditConfig
 from voxroom.audit.cost import PriceTable
-from voxroom.audit.export import ExportFormat, load_session, verify_rows, write_export
+from voxroom.audit.export import (
+    ExportFormat,
+    load_session,
+    typed_events,
+    verify_rows,
+    write_export,
+)
 from voxroom.audit.records import SessionSummary, StoredEvent
 from voxroom.audit.retention import purge as purge_sessions
 from voxroom.audit.store import AuditStore, normalize_url
@@ -80,19 +87,23 @@ def list_sessions(
 def show(session_id: SessionId, db: Db = None) -> None:
     """A session's timeline: session time, event, turn and what happened."""
 
-    async def load(store: AuditStore) -> tuple[SessionSummary, list[dict[str, Any]]]:
-        summary, rows = await load_session(store, await _resolve(store, session_id))
-        return summary, [row.data() for row in rows]
-
-    summary, events = _run(db, load)
+    summary, rows = _run(db, lambda store: _load(store, session_id))
+    usage = PriceTable.load(_config().prices).summarize(typed_events(rows))
     out.print(f"[bold]{summary.id}[/]  agent {summary.agent}  started {_when(summary.started_at)}")
     out.print(
         f"turns {summary.turns}  tokens {summary.prompt_tokens}+{summary.completion_tokens}  "
         f"stt {summary.stt_seconds:.1f} s  tts {summary.tts_characters} chars  "
         f"cost {summary.cost:.4f}  ended: {summary.end_reason or '(open)'}"
     )
+    for participant in usage.participants.values():
+        used = participant.usage
+        out.print(
+            f"  {participant.role} {escape(participant.identity or '(unnamed)')}: "
+            f"tokens {used.prompt_tokens}+{used.completion_tokens}  "
+            f"stt {used.stt_seconds:.1f} s  tts {used.tts_characters} chars  cost {used.cost:.4f}"
+        )
     table = Table("t", "seq", "type", "turn", "what")
-    for data in events:
+    for data in (row.data() for row in rows):
         turn = data.get("turn_id")
         table.add_row(
             f"{data.get('t', 0.0):.3f}", str(data.get("seq")), str(data.get("type")),
@@ -194,6 +205,10 @@ def describe(data: dict[str, Any]) -> str:
         text = f"{data.get('agent')} over {data.get('transport')} {models}"
     elif kind == "session_ended":
         text = str(data.get("reason"))
+        if isinstance(recovered := data.get("recovered_at"), int | float):
+            text += f" (closed by start-up recovery at {_when(recovered)})"
+    elif kind == "participant_joined":
+        text = f"{data.get('identity')} ({data.get('role')})"
     elif kind == "track_started":
         text = f"{data.get('direction')} {data.get('kind')} of {data.get('participant')}"
     elif kind == "state_changed":

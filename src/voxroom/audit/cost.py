@@ -4,13 +4,16 @@ The table is a JSON file (`AuditConfig.prices`; the packaged `prices.json` by de
 local providers at zero, remote ones per 1M prompt/completion tokens, per audio minute of
 STT and per 1M characters of TTS. A provider missing from the table costs 0 and is logged
 once, so a new remote model shows up in the logs rather than silently as free.
+
+Usage is attributed to a session's participants by role (`attribute`), from the events alone:
+no stored column holds it, so sessions recorded before attribution existed are attributed too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,7 +21,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from voxroom.audit.events import Event, LLMResponded, STTUsage, TTSUsage
+from voxroom.audit.events import (
+    Event,
+    LLMResponded,
+    ParticipantJoined,
+    ParticipantRole,
+    SessionStarted,
+    STTUsage,
+    TTSUsage,
+    UserTranscript,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +68,48 @@ class Usage:
 
 
 @dataclass
+class ParticipantUsage:
+    role: ParticipantRole
+    identity: str | None = None  # None: the session names nobody (recorded before it did)
+    usage: Usage = field(default_factory=Usage)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "identity": self.identity, **self.usage.as_dict()}
+
+
+def _participants() -> dict[ParticipantRole, ParticipantUsage]:
+    return {"user": ParticipantUsage("user"), "agent": ParticipantUsage("agent")}
+
+
+@dataclass
 class SessionUsage:
     total: Usage = field(default_factory=Usage)
     turns: dict[int, Usage] = field(default_factory=dict)
+    # Every usage event is attributed to exactly one of the two: they add up to `total`.
+    participants: dict[ParticipantRole, ParticipantUsage] = field(default_factory=_participants)
 
-    def add(self, turn_id: int | None, usage: Usage) -> None:
+    def add(self, turn_id: int | None, usage: Usage, role: ParticipantRole | None = None) -> None:
         self.total.add(usage)
         if turn_id is not None:
             self.turns.setdefault(turn_id, Usage()).add(usage)
+        if role is not None:
+            self.participants[role].usage.add(usage)
+
+    def by_participant(self) -> list[dict[str, Any]]:
+        """The human first, then the agent: role, identity and their usage totals."""
+        return [participant.as_dict() for participant in self.participants.values()]
+
+
+def attribute(event: Event, user_turns: Container[int]) -> ParticipantRole | None:
+    """Whose usage `event` is (None: it uses nothing). Speech-to-text only ever transcribes
+    the human's audio, so it is theirs, turn or noise. An LLM response or a synthesized
+    sentence belongs to whoever started its turn: the human if they spoke or typed in it
+    (`user_turns`: the turns with a user transcript), else the agent (greeting, `say`)."""
+    if isinstance(event, STTUsage):
+        return "user"
+    if isinstance(event, LLMResponded | TTSUsage):
+        return "user" if event.turn_id in user_turns else "agent"
+    return None
 
 
 class PriceTable(BaseModel):
@@ -115,10 +161,19 @@ class PriceTable(BaseModel):
         return Usage()
 
     def summarize(self, events: Iterable[Event]) -> SessionUsage:
-        """Per-turn and per-session totals of a session's events."""
+        """Per-turn, per-participant and per-session totals of a session's events."""
+        events = list(events)
+        # A first pass, so attribution does not depend on the order the events were logged in.
+        user_turns = {event.turn_id for event in events if isinstance(event, UserTranscript)}
         usage = SessionUsage()
+        agent = usage.participants["agent"]
         for event in events:
-            usage.add(getattr(event, "turn_id", None), self.usage_of(event))
+            if isinstance(event, ParticipantJoined):
+                usage.participants[event.role].identity = event.identity
+            elif isinstance(event, SessionStarted) and agent.identity is None:
+                agent.identity = event.agent  # sessions recorded before participant_joined
+            role = attribute(event, user_turns)
+            usage.add(getattr(event, "turn_id", None), self.usage_of(event), role)
         return usage
 
     def _price(self, provider: str, model: str | None) -> ModelPrice:

@@ -31,6 +31,23 @@ class SessionStarted(Event):
 class SessionEnded(Event):
     type: Literal["session_ended"] = "session_ended"
     reason: str
+    # Set when start-up recovery closed a session its dead server left open (reason
+    # "server_crashed"): unix seconds of the recovery. The event's own ts and t are then the
+    # session's last sign of life (its last stored event or the end of its recording).
+    recovered_at: float | None = None
+
+
+ParticipantRole = Literal["user", "agent"]
+
+
+class ParticipantJoined(Event):
+    """Who takes part: the human (`role="user"`, the identity of the token that opened the
+    session) and the agent (`role="agent"`, its name). Usage is attributed to these by role
+    (`cost.attribute`): the human's audio and turns, the agent's own turns (greetings, `say`)."""
+
+    type: Literal["participant_joined"] = "participant_joined"
+    identity: str
+    role: ParticipantRole
 
 
 class TrackStarted(Event):
@@ -171,6 +188,7 @@ class ErrorOccurred(Event):
 AnyEvent = Annotated[
     SessionStarted
     | SessionEnded
+    | ParticipantJoined
     | TrackStarted
     | StateChanged
     | UserTranscript

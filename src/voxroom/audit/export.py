@@ -51,12 +51,14 @@ def export_records(
     summary: SessionSummary, rows: Sequence[StoredEvent], prices: PriceTable | None = None
 ) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """The session record and the event records. With `prices`, the session record also
-    has usage and cost per turn (priced now, from the stored usage events)."""
+    has usage and cost per turn and per participant (priced now, from the stored usage
+    events)."""
     session: dict[str, Any] = {"format": FORMAT, "session": summary.as_dict()}
     if prices is not None:
         usage = prices.summarize(typed_events(rows))
         session["currency"] = prices.currency
         session["usage_by_turn"] = {str(k): v.as_dict() for k, v in sorted(usage.turns.items())}
+        session["usage_by_participant"] = usage.by_participant()
     records = (
         {"seq": row.seq, "prev_hash": row.prev_hash, "hash": row.hash, "event": row.data()}
         for row in rows

@@ -31,15 +31,15 @@ from voxroom.audit.records import SessionSummary, StoredEvent
 
 _BEGIN = "voxroom_sqlite_begin"  # execution option: how the SQLite transaction begins
 _SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000")
-_PURGE_CHUNK = 500  # ids per DELETE … IN (…): under every SQLite's bound-variable limit
+_ID_CHUNK = 500  # ids per … IN (…): under every SQLite's bound-variable limit
 
 
 class AuditStoreError(RuntimeError):
     pass
 
 
-def default_url(cache_dir: Path) -> str:
-    return sqlite_url(cache_dir / "audit" / "audit.db")
+def default_url(audit_dir: Path) -> str:
+    return sqlite_url(audit_dir / "audit.db")
 
 
 def sqlite_url(path: Path) -> str:
@@ -127,8 +127,8 @@ class AuditStore:
         async with self._write() as conn:
             found = await conn.execute(select(sessions.c.id).where(sessions.c.started_at < cutoff))
             ids = [str(row[0]) for row in found]
-            for start in range(0, len(ids), _PURGE_CHUNK):
-                chunk = ids[start : start + _PURGE_CHUNK]
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start : start + _ID_CHUNK]
                 await conn.execute(events.delete().where(events.c.session_id.in_(chunk)))
                 await conn.execute(sessions.delete().where(sessions.c.id.in_(chunk)))
         return ids
@@ -177,6 +177,18 @@ class AuditStore:
         found = [SessionSummary(**row) for row in rows]
         # SQLite's LIKE ignores ASCII case; ids are compared exactly.
         return [s for s in found if s.id.startswith(id_prefix)] if id_prefix else found
+
+    async def open_sessions(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are stored sessions with no end recorded (primary-key lookups)."""
+        sessions = schema.sessions
+        found: set[str] = set()
+        async with self._read() as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                query = select(sessions.c.id).where(
+                    sessions.c.id.in_(ids[start : start + _ID_CHUNK]), sessions.c.ended_at.is_(None)
+                )
+                found.update(str(row[0]) for row in await conn.execute(query))
+        return found
 
     async def events(self, session_id: str) -> list[StoredEvent]:
         events = schema.events

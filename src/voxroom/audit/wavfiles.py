@@ -1,7 +1,9 @@
 """The recording's WAV files, written on the recorder's writer thread only.
 
 Each file is valid after every block: data is appended, then the header's sizes are rewritten
-to cover it, so a killed process leaves playable files up to the last block written.
+to cover it, so a killed process leaves playable files up to the last block written. Audio
+appended after that last rewrite is on disk but outside the header: `repair_recording` (run
+by start-up recovery) extends the header over it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ class RecordedFile:
 _HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
 
 
+def _header(channels: int, rate: int, frames: int) -> bytes:
+    size = frames * channels * 2
+    block = channels * 2
+    return _HEADER.pack(
+        b"RIFF", 36 + size, b"WAVE", b"fmt ", 16, 1, channels, rate, rate * block, block, 16,
+        b"data", size,
+    )  # fmt: skip
+
+
 class WavStream:
     """A 16-bit PCM WAV file that is valid after every `sync` (sizes rewritten in place)."""
 
@@ -48,23 +59,7 @@ class WavStream:
         self._file.write(self._header())
 
     def _header(self) -> bytes:
-        size = self.frames * self.channels * 2
-        block = self.channels * 2
-        return _HEADER.pack(
-            b"RIFF",
-            36 + size,
-            b"WAVE",
-            b"fmt ",
-            16,
-            1,
-            self.channels,
-            self.rate,
-            self.rate * block,
-            block,
-            16,
-            b"data",
-            size,
-        )
+        return _header(self.channels, self.rate, self.frames)
 
     def append(self, pcm: np.ndarray) -> None:
         self._file.write(pcm.astype("<i2", copy=False).tobytes())
@@ -160,3 +155,49 @@ class RecordingFiles:
     def _close(self) -> None:
         for stream in self._streams:
             stream.close()
+
+
+class NotARecording(ValueError):
+    """A file where a recording should be that this module did not write: left alone."""
+
+
+def repair_recording(directory: Path, default_rate: int) -> Files | None:
+    """Make the WAVs of a recording whose writer was killed cover every whole frame on disk.
+
+    A kill between appending a block and rewriting the sizes leaves audio past the header's
+    end (and maybe half a frame, which is cut); a kill before the first block leaves a file
+    shorter than its header, which becomes an empty WAV at `default_rate`. Files already
+    consistent are not written. None: `directory` holds no recording."""
+    if not directory.is_dir():
+        return None
+    user, agent, stereo = (
+        _repair(directory / name, channels, default_rate) for name, channels in _FILES
+    )
+    return user, agent, stereo
+
+
+def _repair(path: Path, channels: int, default_rate: int) -> RecordedFile:
+    # Created if missing (a kill while the files were being created): a recording is always
+    # the three files. Not O_APPEND: the header is rewritten in place.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        head = os.pread(fd, _HEADER.size, 0)
+        size = os.fstat(fd).st_size
+        rate = default_rate
+        if len(head) == _HEADER.size:
+            fields = _HEADER.unpack(head)
+            if fields[0] != b"RIFF" or fields[2] != b"WAVE" or fields[11] != b"data":
+                raise NotARecording(f"{path} is not a recording's WAV file")
+            if fields[6] != channels:
+                raise NotARecording(f"{path} has {fields[6]} channels, not {channels}")
+            rate = fields[7]
+        frames = max(0, size - _HEADER.size) // (channels * 2)
+        header = _header(channels, rate, frames)
+        end = _HEADER.size + frames * channels * 2
+        if head != header or size != end:
+            os.ftruncate(fd, end)
+            os.pwrite(fd, header, 0)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return RecordedFile(path, channels, rate, frames)

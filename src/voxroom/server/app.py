@@ -15,7 +15,7 @@ from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
 from voxroom.server.audit_api import AUDIT_SCOPE, add_audit_routes
 from voxroom.server.audit_service import AuditService
-from voxroom.server.auth import SESSION_SCOPE, AuthError, TokenAuthority
+from voxroom.server.auth import SESSION_SCOPE, AuthError, Claims, TokenAuthority
 from voxroom.server.metrics import VoxroomMetrics, add_metrics_route
 from voxroom.server.ratelimit import RateLimiter, rate_limit_middleware
 from voxroom.server.sdp import SdpError, validate_offer
@@ -73,17 +73,18 @@ async def create_token(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "expires_at": expires_at})
 
 
-def _authorize(request: web.Request) -> web.Response | None:
+def _authorize(request: web.Request) -> Claims | web.Response:
+    """The caller's claims, or the 401 to answer."""
     try:
-        request.app[AUTHORITY].verify(request.headers.get("Authorization"), SESSION_SCOPE)
+        return request.app[AUTHORITY].verify(request.headers.get("Authorization"), SESSION_SCOPE)
     except AuthError as exc:
         return _json_error(401, str(exc))
-    return None
 
 
 async def create_session(request: web.Request) -> web.Response:
-    if denied := _authorize(request):
-        return denied
+    claims = _authorize(request)
+    if isinstance(claims, web.Response):
+        return claims
     if request.content_type != "application/sdp":
         return _json_error(415, "body must be an SDP offer (Content-Type: application/sdp)")
     limit = request.app[CONFIG].server.max_sdp_bytes
@@ -97,7 +98,7 @@ async def create_session(request: web.Request) -> web.Response:
     body = bytes(received)
     try:
         offer = validate_offer(body)
-        session_id, answer = await request.app[REGISTRY].create(offer)
+        session_id, answer = await request.app[REGISTRY].create(offer, claims.identity)
     except (SdpError, OfferError) as exc:
         return _json_error(400, str(exc))
     except SessionLimitReached as exc:
@@ -111,7 +112,7 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 async def delete_session(request: web.Request) -> web.Response:
-    if denied := _authorize(request):
+    if isinstance(denied := _authorize(request), web.Response):
         return denied
     if not await request.app[REGISTRY].end(request.match_info["session_id"]):
         return _json_error(404, "no such session")

@@ -303,6 +303,7 @@ def _detail_body(
         "usage": {
             "total": usage.total.as_dict(),
             "by_turn": {str(k): v.as_dict() for k, v in sorted(usage.turns.items())},
+            "by_participant": usage.by_participant(),
         },
         "verification": {
             "ok": result.ok,

@@ -1,4 +1,5 @@
-"""The server's audit plumbing: one store and one writer per process, retention on a timer."""
+"""The server's audit plumbing: one store and one writer per process, retention on a timer,
+and at start-up the recovery of sessions a killed server left open (`audit.recovery`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from voxroom.agent.session import AgentSession
 from voxroom.audit.events import RecordingSaved
 from voxroom.audit.log import SessionEventLog
 from voxroom.audit.recorder import SessionRecorder
+from voxroom.audit.recovery import SessionJournal, recover
 from voxroom.audit.retention import purge
 from voxroom.audit.store import AuditStore
 from voxroom.audit.writer import AuditWriter
@@ -27,6 +29,7 @@ class AuditService:
         self._cache_dir = config.models.cache_dir
         self.store = AuditStore(self._config.database_url(self._cache_dir))
         self.writer = AuditWriter.from_config(self.store, self._config)
+        self.journal = SessionJournal(self._config.instances_dir(self._cache_dir))
         self._retention: asyncio.Task[None] | None = None
 
     @property
@@ -39,11 +42,16 @@ class AuditService:
     async def start(self) -> None:
         await self.store.open()
         await self.writer.start()
+        # Before this process's own journal exists: recovery only ever sees other processes'.
+        await recover(self.store, self.writer, self.journal.directory, self.files_dir)
+        await asyncio.to_thread(self.journal.open)
         if self._config.retention_days is not None:
             self._retention = asyncio.create_task(self._enforce_retention())
 
     def attach(self, event_log: SessionEventLog) -> None:
-        """Before the session emits anything: the hash chain starts at seq 1."""
+        """Before the session emits anything: the hash chain starts at seq 1, and the session
+        is in this process's journal before any of it is stored."""
+        self.journal.add(event_log.session_id)
         self.writer.attach(event_log)
 
     def record(self, session: AgentSession, outbound: AudioSink) -> None:
@@ -94,4 +102,9 @@ class AuditService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
         await self.writer.close()
+        # Every session was ended before the writer closed (the app ends them first): if all
+        # their events are stored, nothing is left to recover. If some were lost, the journal
+        # stays, and the next start-up closes whatever the store still has open.
+        lost = self.writer.lost + self.writer.dropped
+        await asyncio.to_thread(self.journal.close, lost == 0)
         await self.store.close()

@@ -50,8 +50,9 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._live)
 
-    async def create(self, offer_sdp: str) -> tuple[str, str]:
-        """Answer an offer and start its session; returns (session id, answer SDP)."""
+    async def create(self, offer_sdp: str, identity: str | None = None) -> tuple[str, str]:
+        """Answer an offer and start its session; returns (session id, answer SDP).
+        `identity`: who the offer came from (the token's subject), for the audit trail."""
         if len(self._live) + self._starting >= self._config.server.max_sessions:
             raise SessionLimitReached(f"at most {self._config.server.max_sessions} sessions")
         self._starting += 1  # hold the slot across the awaits below (concurrent offers)
@@ -63,7 +64,13 @@ class SessionRegistry:
             for observe in self.observers:
                 event_log.subscribe(observe)
             session = AgentSession(
-                session_id, self._agent_factory(), transport, self._models, self._config, event_log
+                session_id,
+                self._agent_factory(),
+                transport,
+                self._models,
+                self._config,
+                event_log,
+                participant=identity,
             )
             if self.audit is not None:
                 self.audit.attach(event_log)
