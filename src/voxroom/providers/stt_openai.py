@@ -1,6 +1,10 @@
-"""OpenAI-compatible speech-to-text: POST /v1/audio/transcriptions (multipart WAV)."""
+"""OpenAI-compatible speech-to-text: POST /v1/audio/transcriptions (multipart WAV).
+
+Tested against a real faster-whisper-server (tests/integration/test_openai_speech.py)."""
 
 from __future__ import annotations
+
+import json
 
 import aiohttp
 import numpy as np
@@ -8,6 +12,10 @@ import numpy as np
 from voxroom.media.audio import wav_bytes
 from voxroom.providers.base import STT, ProviderError, Transcript
 from voxroom.providers.openai_http import OpenAIEndpoint
+
+# OpenAI answers a 400 ("Audio file is too short") under 0.1 s; the local Whisper returns ""
+# for it without decoding. Sending it would cost a failed request, a retry and a fallback.
+MIN_AUDIO_S = 0.1
 
 
 class OpenAICompatibleSTT(STT):
@@ -23,10 +31,14 @@ class OpenAICompatibleSTT(STT):
         timeout_s: float = 30.0,
     ) -> None:
         self._endpoint = OpenAIEndpoint(base_url, api_key=api_key, timeout_s=timeout_s)
+        self._timeout_s = timeout_s
         self._model = model
         self._language = language
 
     async def transcribe(self, samples: np.ndarray) -> Transcript:
+        seconds = samples.size / self.sample_rate
+        if seconds < MIN_AUDIO_S:
+            return Transcript("", self._language, seconds)
         form = aiohttp.FormData()
         form.add_field(
             "file",
@@ -38,12 +50,22 @@ class OpenAICompatibleSTT(STT):
         form.add_field("response_format", "json")
         if self._language:
             form.add_field("language", self._language)
-        async with (
-            self._endpoint.session() as http,
-            http.post(self._endpoint.url("audio/transcriptions"), data=form) as response,
-        ):
-            await self._endpoint.check(response)
-            body = await response.json(content_type=None)
+        url = self._endpoint.url("audio/transcriptions")
+        # Transport failures become ProviderErrors naming the endpoint: a bare TimeoutError()
+        # in the session's error event did not say which backend hung.
+        try:
+            async with (
+                self._endpoint.session() as http,
+                http.post(url, data=form) as response,
+            ):
+                await self._endpoint.check(response)
+                body = await response.json(content_type=None)
+        except TimeoutError as exc:
+            raise ProviderError(f"{url} did not answer within {self._timeout_s:g} s") from exc
+        except aiohttp.ClientError as exc:
+            raise ProviderError(f"{url} failed: {exc!r}") from exc
+        except json.JSONDecodeError as exc:
+            raise ProviderError(f"{url} answered with no JSON: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             raise ProviderError(f"transcription response has no text: {str(body)[:200]}")
-        return Transcript(body["text"].strip(), self._language, samples.size / self.sample_rate)
+        return Transcript(body["text"].strip(), self._language, seconds)

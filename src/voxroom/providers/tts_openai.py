@@ -1,8 +1,13 @@
-"""OpenAI-compatible text-to-speech: POST /v1/audio/speech, WAV back."""
+"""OpenAI-compatible text-to-speech: POST /v1/audio/speech, WAV back.
+
+Tested against a real local-tts-studio serving the packaged Piper voice
+(tests/integration/test_openai_speech.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+
+import aiohttp
 
 from voxroom.media.audio import parse_streamed_wav
 from voxroom.providers.base import TTS, ProviderError, SpeechAudio
@@ -22,17 +27,30 @@ class OpenAICompatibleTTS(TTS):
         timeout_s: float = 30.0,
     ) -> None:
         self._endpoint = OpenAIEndpoint(base_url, api_key=api_key, timeout_s=timeout_s)
+        self._timeout_s = timeout_s
         self._model = model
         self._voice = voice
 
     async def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
+        if not text.strip():
+            # Servers answer a blank `input` with a 400 (a retry and a fallback for nothing);
+            # local Piper speaks nothing for it either.
+            return
         body = {"model": self._model, "input": text, "voice": self._voice, "response_format": "wav"}
-        async with (
-            self._endpoint.session() as http,
-            http.post(self._endpoint.url("audio/speech"), json=body) as response,
-        ):
-            await self._endpoint.check(response)
-            data = await response.read()
+        url = self._endpoint.url("audio/speech")
+        # Transport failures become ProviderErrors naming the endpoint: a bare TimeoutError()
+        # in the session's error event did not say which backend hung.
+        try:
+            async with (
+                self._endpoint.session() as http,
+                http.post(url, json=body) as response,
+            ):
+                await self._endpoint.check(response)
+                data = await response.read()
+        except TimeoutError as exc:
+            raise ProviderError(f"{url} did not answer within {self._timeout_s:g} s") from exc
+        except aiohttp.ClientError as exc:
+            raise ProviderError(f"{url} failed: {exc!r}") from exc
         try:
             samples, rate = parse_streamed_wav(data)
         except ValueError as exc:
