@@ -22,6 +22,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
 from voxroom.media.audio import frame_to_mono, rms_dbfs
+from voxroom.transport.p2p.opus import OpusSenderTrack
 from voxroom.transport.p2p.outbound import WIRE_RATE, PacedAudioTrack
 from voxroom.transport.p2p.video import PacedVideoTrack
 
@@ -119,7 +120,7 @@ class VoxroomClient:
     async def connect(self, token: str | None = None) -> None:
         self._token = token or self._token or await self.token()
         pc = self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTransceiver(self.microphone, direction="sendrecv")
+        pc.addTransceiver(OpusSenderTrack(self.microphone), direction="sendrecv")
         if self.camera is not None:
             pc.addTransceiver(self.camera, direction="sendrecv")
         self._channel = pc.createDataChannel("voxroom")
