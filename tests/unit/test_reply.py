@@ -192,3 +192,35 @@ async def test_empty_text_stream_finishes_without_audio() -> None:
 
 async def test_single_text_yields_the_text_once() -> None:
     assert [part async for part in single_text("Hi there.")] == ["Hi there."]
+
+
+async def test_a_reply_played_to_the_end_is_heard_whole_through_the_resampling_track() -> None:
+    """The real track resamples each TTS chunk (22.05 → 48 kHz) and rounds its length, so the
+    audio that goes out can be a few samples short of the sentence's own length: a sentence
+    played to its end must still count whole (the last word was being dropped)."""
+    from voxroom.transport.p2p.outbound import PacedAudioTrack
+
+    track = PacedAudioTrack()
+    tts = FakeTTS(chunks=3, chunk_s=0.0333)  # 734.3 samples: every chunk rounds
+    played: list[str] = []
+    reply = Reply(
+        text=single_text("Paris is the capital of France."),
+        tts=tts,
+        sink=track,
+        timings=TurnTimings(1, end_of_turn=now()),
+        on_sentence_played=played.append,
+        on_synthesized=lambda *_: None,
+    )
+    reply.release()
+
+    async def play() -> None:
+        while True:
+            await track.next_chunk()
+
+    player = asyncio.create_task(play())
+    try:
+        await asyncio.wait_for(reply.run(), 5)
+    finally:
+        player.cancel()
+        track.stop()
+    assert reply.heard_text == "Paris is the capital of France."

@@ -23,6 +23,9 @@ class SpokenSentence:
     text: str
     started_at: float  # the sink's played_seconds when its first frame went out
     seconds: float = 0.0  # audio queued for it so far
+    # Its audio all went out: the sink's played time can fall a few ms short of `seconds`
+    # (resampling rounds each chunk), so a whole sentence must not be judged by share.
+    finished: bool = False
 
 
 class Reply:
@@ -75,7 +78,7 @@ class Reply:
         for sentence in self.spoken:
             sentence_words = sentence.text.split()
             played = self._sink.played_seconds - sentence.started_at
-            if sentence.seconds > 0 and played < sentence.seconds:
+            if not sentence.finished and sentence.seconds > 0 and played < sentence.seconds:
                 keep = round(len(sentence_words) * max(0.0, played) / sentence.seconds)
                 words += sentence_words[:keep]
                 break
@@ -129,11 +132,18 @@ class Reply:
                 spoken.seconds += chunk.seconds
                 self._sink.push(chunk.samples, chunk.sample_rate)
             self._on_synthesized(provider, sentence, spoken.seconds, now() - synthesis_began)
-        self._sink.mark(self._played_out.set)
+        self._sink.mark(self._all_played)
+
+    def _all_played(self) -> None:
+        for sentence in self.spoken:
+            sentence.finished = True
+        self._played_out.set()
 
     def _sentence_started(self, sentence: SpokenSentence) -> None:
         if self.timings.first_audio_sent is None:
             self.timings.first_audio_sent = now()
+        for before in self.spoken:  # playout is in order: the earlier ones went out whole
+            before.finished = True
         sentence.started_at = self._sink.played_seconds
         self.spoken.append(sentence)
         self._on_sentence_played(sentence.text)
