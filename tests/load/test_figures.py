@@ -82,6 +82,20 @@ def test_a_step_holds_only_in_real_time_without_loss() -> None:
         threads=10,
     )
     assert not missing["holds"] and "missing" in missing["reasons"][0]
+    behind = _step_figures(
+        2,
+        [_session(), _session()],  # the agent's output is still paced at 50/s
+        server_pct=90,
+        loop_pct=80,
+        client_pct=10,
+        machine_pct=120,
+        rss_mb=900,
+        fds=30,
+        threads=10,
+        backlog_frames=40,
+    )
+    assert not behind["holds"] and "backlog" in behind["reasons"][0]
+    assert behind["inbound_backlog_frames_max"] == 40
 
 
 def test_summary_slopes_and_sessions_per_core() -> None:

@@ -16,8 +16,10 @@ every inbound block. That is the idle two-way load. The ramp adds sessions step 
 
 A step *holds N sessions in real time without frame loss* when all N sessions are up, every
 session received 50 frames/s ± 2 % over the window (fewer: frames lost or falling behind;
-more: a burst catching up after a stall), lost ≤ 1 % of packets each way, and the server's
-event-loop thread stayed under 95 % of a core. A failing step is measured once more before
+more: a burst catching up after a stall), lost ≤ 1 % of packets each way, no session had
+more than 10 inbound frames (200 ms) waiting to be processed at any sample (the server's
+health endpoint, every 0.5 s), and the server's event-loop thread stayed under 95 % of a
+core. A failing step is measured once more before
 the ramp stops. `sessions_per_core` = the largest N that held ÷ max(1, the server process's
 CPU in cores at that N); `limited_by` says whether the ramp ended at the server, at the whole
 machine (server + clients saturating every core) or at the step cap.
@@ -65,6 +67,11 @@ MIN_FPS_RATIO = 0.98
 MAX_FPS_RATIO = 1.02  # more than 50/s in a window: catching up after a stall (late frames)
 MAX_LOSS = 0.01
 MAX_LOOP_CPU_PCT = 95.0
+# Inbound audio frames waiting in the server (health's inbound_backlog_frames, sampled every
+# BACKLOG_SAMPLE_S): the agent's paced output can stay at 50/s while its listening falls
+# behind, which only this shows (and RSS, as the queues grow).
+MAX_BACKLOG_FRAMES = 10
+BACKLOG_SAMPLE_S = 0.5
 MACHINE_SATURATED = 0.95  # busy share of all cores above which the whole machine is the limit
 WORKER_MODULE = "voxroom.bench.sessions"
 
@@ -121,7 +128,7 @@ class Ramp:
         client_start, machine_start = cpu_seconds(clients), machine_cpu_seconds()
         wall_start = time.monotonic()
         await self._all("mark")
-        await asyncio.sleep(window_s)
+        backlog = await _max_backlog(self.server.url, window_s)
         replies = await self._all("window")
         server_end = self.probe.cpu()
         wall = time.monotonic() - wall_start
@@ -139,6 +146,7 @@ class Ramp:
             rss_mb=self.probe.rss_mb(),
             fds=self.probe.fds(),
             threads=self.probe.threads(),
+            backlog_frames=backlog,
         )
 
     async def close(self) -> None:
@@ -146,6 +154,19 @@ class Ramp:
             with contextlib.suppress(Exception):
                 await worker.request({"cmd": "close"}, timeout=30)
             await worker.wait()
+
+
+async def _max_backlog(url: str, window_s: float) -> int:
+    """Sample the server's inbound backlog through the window; the largest seen."""
+    deadline = time.monotonic() + window_s
+    worst = 0
+    async with aiohttp.ClientSession() as http:
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(BACKLOG_SAMPLE_S, left))
+            async with http.get(f"{url}/api/v1/health") as response:
+                body = await response.json()
+            worst = max(worst, int(body.get("inbound_backlog_frames", 0)))
+    return worst
 
 
 def _step_figures(
@@ -159,6 +180,7 @@ def _step_figures(
     rss_mb: float,
     fds: int,
     threads: int,
+    backlog_frames: int = 0,
 ) -> dict[str, Any]:
     cores = psutil.cpu_count() or 1
     fps = [float(s["fps"]) for s in sessions] or [0.0]
@@ -175,6 +197,8 @@ def _step_figures(
         reasons.append(f"max {max(fps):.1f} frames/s > {MAX_FPS_RATIO * FRAME_RATE:.0f} (late)")
     if in_loss > MAX_LOSS or out_loss > MAX_LOSS:
         reasons.append(f"packet loss {100 * max(in_loss, out_loss):.1f} %")
+    if backlog_frames > MAX_BACKLOG_FRAMES:
+        reasons.append(f"inbound backlog {backlog_frames} frames (falling behind)")
     if loop_pct >= MAX_LOOP_CPU_PCT:
         reasons.append(f"event loop {loop_pct:.0f} % of a core")
     if n == 0:
@@ -188,6 +212,7 @@ def _step_figures(
         "server_rss_mb": round(rss_mb, 1),
         "server_fds": fds,
         "server_threads": threads,
+        "inbound_backlog_frames_max": backlog_frames,
         "client_cpu_pct": round(client_pct, 1),
         "machine_cpu_pct": round(machine_pct, 1),
         # Whatever else ran on the machine meanwhile (it skews a shared host's figures).
@@ -372,10 +397,10 @@ def print_sessions_report(report: dict[str, Any], as_json: bool) -> None:
     console = Console()
     table = Table(
         *("N", "ok", "srv %", "loop %", "RSS MB", "fds", "cli %", "other %", "fps min"),
-        *("loss %", "jit ms"),
+        *("loss %", "jit ms", "backlog"),
         caption="CPU in % of one core (srv: server process; loop: its event-loop thread; cli: "
         "load clients; other: anything else on the machine). jit: inbound jitter the server "
-        "measured on the clients' audio.",
+        "measured on the clients' audio. backlog: most inbound frames a session had waiting.",
     )
     for step in [report["idle"], *report["steps"]]:
         table.add_row(
@@ -390,6 +415,7 @@ def print_sessions_report(report: dict[str, Any], as_json: bool) -> None:
             str(step["fps_min"]) if step["sessions"] else "-",
             f"{max(step['loss_in_pct'], step['loss_out_pct'])}",
             str(step["server_jitter_ms_max"]),
+            str(step["inbound_backlog_frames_max"]),
         )
     console.print(table)
     console.print(

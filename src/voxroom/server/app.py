@@ -125,7 +125,14 @@ async def client_config(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "sessions": len(request.app[REGISTRY])})
+    registry = request.app[REGISTRY]
+    return web.json_response(
+        {
+            "status": "ok",
+            "sessions": len(registry),
+            "inbound_backlog_frames": registry.inbound_backlog_frames(),
+        }
+    )
 
 
 async def index(request: web.Request) -> web.FileResponse:

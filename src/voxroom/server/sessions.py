@@ -95,6 +95,12 @@ class SessionRegistry:
             self._live.pop(session_id, None)
             log.info("session %s ended (%d live)", session_id, len(self._live))
 
+    def inbound_backlog_frames(self) -> int:
+        """The most inbound audio frames any live session has waiting (0: all in real time)."""
+        return max(
+            (live.transport.inbound_backlog_frames for live in self._live.values()), default=0
+        )
+
     def get(self, session_id: str) -> LiveSession | None:
         return self._live.get(session_id)
 

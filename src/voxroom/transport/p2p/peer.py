@@ -66,6 +66,7 @@ class P2PTransport(Transport):
         self._connect_timeout_s = config.connect_timeout_s
         self._connect_deadline: asyncio.Task[None] | None = None
         self._inbound: asyncio.Queue[MediaStreamTrack | None] = asyncio.Queue()
+        self._inbound_track: MediaStreamTrack | None = None
         self._channel: RTCDataChannel | None = None
         self._pending: list[dict[str, Any]] = []
         self._handler: MessageHandler | None = None
@@ -165,6 +166,7 @@ class P2PTransport(Transport):
         track = await self._inbound.get()
         if track is None:
             return
+        self._inbound_track = track
         resampler: StreamResampler | None = None
         closed = asyncio.ensure_future(self.closed.wait())
         try:
@@ -185,6 +187,13 @@ class P2PTransport(Transport):
                 yield resampler.process(frame_to_mono(frame))
         finally:
             closed.cancel()
+
+    @property
+    def inbound_backlog_frames(self) -> int:
+        """Decoded inbound frames not yet taken by the session: > a few means it falls
+        behind real time (aiortc's track queue is unbounded, so the lag shows here first)."""
+        queue = getattr(self._inbound_track, "_queue", None)  # aiortc's RemoteStreamTrack
+        return queue.qsize() if isinstance(queue, asyncio.Queue) else 0
 
     def send(self, message: dict[str, Any]) -> None:
         if self._channel is not None and self._channel.readyState == "open":
