@@ -3,6 +3,12 @@
 A chain tries each provider in order (e.g. remote → local), each up to `attempts` times, with
 a deadline on the first result (first token, first audio chunk, the transcript). Once a
 stream has started it is not switched mid-way: a later failure surfaces to the session.
+
+Two rules keep a hung or dead remote from taxing every turn:
+- a provider that missed the deadline is not retried in the same call (it is hung, not
+  flaky: a retry would only double the wait before the fallback answers);
+- a provider that failed a call is skipped for `cooldown_s` by every later call of the chain
+  (all sessions share it), then tried again; if every provider is cooling down, all are tried.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -40,6 +47,27 @@ class RetryPolicy:
     attempts: int = 2  # per provider
     first_result_timeout_s: float = 15.0
     backoff_s: float = 0.2
+    cooldown_s: float = 30.0  # a provider that failed a call is skipped this long
+
+
+class Cooldowns:
+    """When each provider of a chain may be tried again after failing (monotonic time)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._until: dict[int, float] = {}
+
+    def order(self, chain: Sequence[P]) -> list[P]:
+        """The providers to try now, in chain order; every one if all are cooling down."""
+        now = time.monotonic()
+        ready = [p for p in chain if self._until.get(id(p), 0.0) <= now]
+        return ready or list(chain)
+
+    def failed(self, provider: object) -> None:
+        self._until[id(provider)] = time.monotonic() + self.seconds
+
+    def succeeded(self, provider: object) -> None:
+        self._until.pop(id(provider), None)
 
 
 async def _first_of(
@@ -47,23 +75,29 @@ async def _first_of(
     policy: RetryPolicy,
     start: Callable[[P], AsyncIterator[T]],
     kind: str,
+    cooldowns: Cooldowns,
 ) -> tuple[P, T | None, AsyncIterator[T]]:
     """The first provider (in order, with retries) whose stream yields in time."""
     errors: list[str] = []
-    for provider in chain:
+    for provider in cooldowns.order(chain):
         for attempt in range(1, policy.attempts + 1):
             stream = start(provider)
             try:
                 first = await asyncio.wait_for(anext(stream), policy.first_result_timeout_s)
+                cooldowns.succeeded(provider)
                 return provider, first, stream
             except StopAsyncIteration:
+                cooldowns.succeeded(provider)
                 return provider, None, stream
             except FAILURES as exc:
                 reason = f"{getattr(provider, 'name', provider)} attempt {attempt}: {exc!r}"
                 log.warning("%s provider failed: %s", kind, reason)
                 errors.append(reason)
                 await _close(stream)
+                if isinstance(exc, TimeoutError):
+                    break  # hung: go to the next provider now
                 await asyncio.sleep(policy.backoff_s * attempt)
+        cooldowns.failed(provider)
     raise ProviderError(f"every {kind} provider failed: " + "; ".join(errors))
 
 
@@ -81,9 +115,10 @@ async def _stream_chain(
     policy: RetryPolicy,
     start: Callable[[P], AsyncIterator[T]],
     kind: str,
+    cooldowns: Cooldowns,
     on_serving: Callable[[P], None] | None = None,
 ) -> AsyncIterator[T]:
-    provider, first, stream = await _first_of(chain, policy, start, kind)
+    provider, first, stream = await _first_of(chain, policy, start, kind, cooldowns)
     if on_serving:
         on_serving(provider)
     if first is None:
@@ -99,6 +134,7 @@ class LLMChain(LLM):
             raise ValueError("an LLM chain needs at least one provider")
         self.chain = list(chain)
         self.policy = policy or RetryPolicy()
+        self.cooldowns = Cooldowns(self.policy.cooldown_s)
         self.name = "+".join(p.name for p in self.chain)
         self.model = self.chain[0].model
 
@@ -106,7 +142,9 @@ class LLMChain(LLM):
         def served(provider: LLM) -> None:
             request.usage.served_by = f"{provider.name}:{provider.model}"
 
-        return _stream_chain(self.chain, self.policy, lambda p: p.stream(request), "LLM", served)
+        return _stream_chain(
+            self.chain, self.policy, lambda p: p.stream(request), "LLM", self.cooldowns, served
+        )
 
 
 class TTSChain(TTS):
@@ -115,10 +153,13 @@ class TTSChain(TTS):
             raise ValueError("a TTS chain needs at least one provider")
         self.chain = list(chain)
         self.policy = policy or RetryPolicy(first_result_timeout_s=10.0)
+        self.cooldowns = Cooldowns(self.policy.cooldown_s)
         self.name = "+".join(p.name for p in self.chain)
 
     def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
-        return _stream_chain(self.chain, self.policy, lambda p: self._named(p, text), "TTS")
+        return _stream_chain(
+            self.chain, self.policy, lambda p: self._named(p, text), "TTS", self.cooldowns
+        )
 
     @staticmethod
     async def _named(provider: TTS, text: str) -> AsyncIterator[SpeechAudio]:
@@ -132,6 +173,7 @@ class STTChain(STT):
             raise ValueError("an STT chain needs at least one provider")
         self.chain = list(chain)
         self.policy = policy or RetryPolicy(first_result_timeout_s=20.0)
+        self.cooldowns = Cooldowns(self.policy.cooldown_s)
         self.name = "+".join(p.name for p in self.chain)
 
     @property
@@ -142,6 +184,8 @@ class STTChain(STT):
         async def once(provider: STT) -> AsyncIterator[Transcript]:
             yield await provider.transcribe(samples)
 
-        provider, transcript, _ = await _first_of(self.chain, self.policy, once, "STT")
+        provider, transcript, _ = await _first_of(
+            self.chain, self.policy, once, "STT", self.cooldowns
+        )
         assert transcript is not None
         return dataclasses.replace(transcript, provider=transcript.provider or provider.name)
