@@ -87,10 +87,12 @@ class FakeSTT(STT):
         text: str | Callable[[np.ndarray], str] | None = None,
         delay: float = 0.0,
         error: Exception | None = None,
+        avg_logprob: float | None = None,
     ) -> None:
         self._text = text
         self.delay = delay
         self.error = error
+        self.avg_logprob = avg_logprob
         self.calls: list[np.ndarray] = []
         self.cancelled: list[np.ndarray] = []
         self.in_flight = 0
@@ -115,7 +117,9 @@ class FakeSTT(STT):
             text = self._text(samples)
         else:
             text = self._text
-        return Transcript(text=text, audio_seconds=samples.size / self.sample_rate)
+        return Transcript(
+            text=text, audio_seconds=samples.size / self.sample_rate, avg_logprob=self.avg_logprob
+        )
 
     @property
     def idle(self) -> bool:

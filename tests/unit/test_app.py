@@ -332,7 +332,7 @@ async def test_health_reports_ok_and_the_session_count(client: TestClient) -> No
     response = await client.get("/api/v1/health")
 
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "sessions": 0}
+    assert await response.json() == {"status": "ok", "sessions": 0, "inbound_backlog_frames": 0}
 
 
 async def test_config_lists_no_ice_servers_by_default(client: TestClient) -> None:

@@ -65,7 +65,9 @@ class Recorder:
     ) -> None:
         self.transcribed.append((turn_id, transcript.text, purpose))
 
-    async def on_user_turn(self, text: str, timings: TurnTimings) -> None:
+    async def on_user_turn(
+        self, text: str, timings: TurnTimings, avg_logprob: float | None = None
+    ) -> None:
         self.log.append(("turn", timings.turn_id, text))
         self.turns.append((text, timings))
 

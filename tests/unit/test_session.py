@@ -350,6 +350,46 @@ async def test_a_backchannel_resumes_the_agent_without_a_user_turn(make_rig: Mak
     assert len(rig.llm.requests) == 1
 
 
+@pytest.mark.parametrize("heard", ["M-M-F-M.", "Emenda."])
+async def test_a_hum_whisper_turned_into_one_unsure_word_resumes_the_agent(
+    make_rig: MakeRig, heard: str
+) -> None:
+    """Whisper writes a hummed "mm hmm" as a letter string or one invented word, with low
+    confidence: that is a backchannel, not an interruption (the eval's false interruptions)."""
+    vad = FakeVAD([SPEECH] * 5 + [QUIET] * 16)
+    rig = await make_rig(vad=vad, stt=FakeSTT(heard, avg_logprob=-0.9), autoplay=False)
+    rig.chat("tell me a story")
+    await queue_whole_reply(rig)
+    rig.sink.play(2)
+
+    await rig.speak(0, 5)
+    assert rig.sink.paused
+    await rig.speak(5, 16)
+    await eventually(lambda: not rig.sink.paused)
+
+    rig.sink.play_all()
+    final = await rig.agent_final(turn_id=1)
+    assert final["interrupted"] is False
+    assert len(rig.llm.requests) == 1
+
+
+@pytest.mark.parametrize(("heard", "avg_logprob"), [("Stop!", -0.9), ("Wait.", None)])
+async def test_one_interrupting_word_or_a_sure_one_interrupts(
+    make_rig: MakeRig, heard: str, avg_logprob: float | None
+) -> None:
+    vad = FakeVAD([SPEECH] * 5 + [QUIET] * 16)
+    llm = FakeLLM(REPLY, "Okay.")
+    stt = FakeSTT(heard, avg_logprob=avg_logprob)
+    rig = await make_rig(vad=vad, stt=stt, llm=llm, autoplay=False)
+    rig.chat("tell me a story")
+    await queue_whole_reply(rig)
+    rig.sink.play(2)
+
+    await rig.speak(0, 21)
+    first = await rig.agent_final(turn_id=1)
+    assert first["interrupted"] is True
+
+
 async def test_real_words_over_the_agent_interrupt_it_and_get_an_answer(
     make_rig: MakeRig,
 ) -> None:

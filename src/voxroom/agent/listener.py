@@ -44,7 +44,9 @@ class ListenerEvents(Protocol):
     def on_transcribed(
         self, turn_id: int, transcript: Transcript, duration_s: float, purpose: STTPurpose
     ) -> None: ...
-    def on_user_turn(self, text: str, timings: TurnTimings) -> Awaitable[None]: ...
+    def on_user_turn(
+        self, text: str, timings: TurnTimings, avg_logprob: float | None = None
+    ) -> Awaitable[None]: ...
     def on_turn_confirmed(self, turn_id: int) -> None: ...
     def reply_released(self, turn_id: int) -> bool: ...
     def on_turn_merged(self, turn_id: int) -> None: ...
@@ -219,7 +221,7 @@ class SpeechListener:
             return
         timings.transcript_ready = now()
         ended.complete = ended.explicit or self.endpointing.looks_complete(transcript.text)
-        await self._events.on_user_turn(transcript.text, timings)
+        await self._events.on_user_turn(transcript.text, timings, transcript.avg_logprob)
         self._maybe_confirm()
 
     def _maybe_confirm(self) -> None:

@@ -198,11 +198,15 @@ class AgentSession:
         )
 
     async def on_user_turn(
-        self, text: str, timings: TurnTimings, source: ev.TurnSource = "voice"
+        self,
+        text: str,
+        timings: TurnTimings,
+        avg_logprob: float | None = None,
+        source: ev.TurnSource = "voice",
     ) -> None:
         text = text.strip()
         if self._paused_reply is not None:
-            if not text or self.backchannels.is_backchannel(text):
+            if not text or self.backchannels.is_backchannel(text, avg_logprob):
                 self._resume_paused()  # "mm-hmm" or a noise: the agent goes on
                 return
             self._interrupt()

@@ -132,8 +132,19 @@ class TurnEval:
             "false_cutoff": spoke_in_pause or len(turns) > 1,
         }
 
+    async def _fresh_session(self) -> None:
+        """Continue in a new session. The packaged base model's replies shrink as its context
+        fills with the eval's chatter (the story came back as "Sure." and the trials at 0.8
+        and 1.2 s found nothing to interrupt); with an empty context it tells a few seconds."""
+        previous = self.client
+        self.client = VoxroomClient(previous.base_url)
+        await self.client.connect()
+        await previous.close()
+
     async def _story_speaking(self) -> tuple[int, float]:
-        """Ask for a long reply; return its turn id and when its audio started arriving."""
+        """Ask for a long reply in a new session; return its turn id and when its audio
+        started arriving."""
+        await self._fresh_session()
         await self._settle()
         asked = time.monotonic()
         self.client.send({"type": "chat", "text": STORY})
@@ -224,7 +235,7 @@ async def run_eval(
                 results.append(await evaluation.false_interruption("backchannel", voice, word))
         results.append(await evaluation.false_interruption("noise", voices[0]))
     finally:
-        await client.close()
+        await evaluation.client.close()
     return results
 
 

@@ -109,6 +109,9 @@ class Transcript:
     language: str | None = None
     audio_seconds: float = 0.0
     provider: str = ""  # which backend answered (a fallback chain may vary)
+    # The recognizer's mean token log-probability, when it reports one (Whisper does): how
+    # sure it is of the words, e.g. to tell a hum it turned into a word from a real word.
+    avg_logprob: float | None = None
 
 
 class STT(ABC):

@@ -51,12 +51,18 @@ class WhisperSTT(STT):
             chunk_length=_window_seconds(samples.size / self.sample_rate),
         )
         # Whisper invents words for noise ("Thank you."); drop what it rates as non-speech.
-        text = " ".join(
-            segment.text.strip()
+        kept = [
+            segment
             for segment in segments
             if not (segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOW_LOGPROB)
-        ).strip()
-        return Transcript(text=text, language=info.language, audio_seconds=samples.size / 16000)
+        ]
+        text = " ".join(segment.text.strip() for segment in kept).strip()
+        return Transcript(
+            text=text,
+            language=info.language,
+            audio_seconds=samples.size / 16000,
+            avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else None,
+        )
 
     @property
     def idle(self) -> bool:
