@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+from typing import Any
+
 import aioice.ice
 import av
 import numpy as np
 import pytest
-from aiortc import rtp
+from aiortc import RTCPeerConnection, rtp
 
 from voxroom.transport.p2p import tuning
 
@@ -51,3 +55,41 @@ def test_shallow_jitter_buffer_caps_audio_prefetch_only(monkeypatch: pytest.Monk
 
     assert audio._prefetch == 1
     assert video._prefetch == 4
+
+
+async def test_data_channel_retransmission_after_the_path_is_gone_is_quiet() -> None:
+    """A peer that vanished mid-send (soak: killed client): the SCTP retransmission timer fired
+    after ICE had lost its pair, and aiortc's fire-and-forget `_transmit` task died with
+    `ConnectionError`, logged by asyncio as "Task exception was never retrieved"."""
+    tuning.apply(1, ["127.0.0.1"])
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    sender, vanisher = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        channel = sender.createDataChannel("events")
+        opened = asyncio.Event()
+        channel.on("open", opened.set)
+        await sender.setLocalDescription(await sender.createOffer())
+        await vanisher.setRemoteDescription(sender.localDescription)
+        await vanisher.setLocalDescription(await vanisher.createAnswer())
+        await sender.setRemoteDescription(vanisher.localDescription)
+        await asyncio.wait_for(opened.wait(), 10)
+        sctp = sender.sctp
+        assert sctp is not None
+        vanisher_ice = vanisher.sctp.transport.transport  # type: ignore[union-attr]
+        await vanisher_ice._connection.close()  # gone without a word: nothing is acknowledged
+        channel.send("caption " * 50)
+        await asyncio.sleep(0.05)
+        assert sctp._t3_handle is not None  # the retransmission timer runs (RTO ≥ 1 s)
+        # What consent expiry leaves behind: aioice has no pair to send on.
+        sctp.transport.transport._connection._nominated.clear()
+        await asyncio.sleep(sctp._rto + 0.7)  # the timer fires; its transmit task runs and ends
+        assert sctp._t3_handle is None
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+        await sender.close()
+        await vanisher.close()
+    assert unhandled == []

@@ -11,16 +11,22 @@
   the numpy equivalent costs a fraction (see shared/WEBRTC.md).
 - CPU: audio receivers decode on the loop (`opus.InlineAudioDecoding`) instead of a thread
   per receiver fed through a queue (see `opus` for the profile that justified it).
+- Vanished peers: SCTP's retransmission timer starts `_transmit` as a task nobody awaits; when
+  the path is already gone (consent expired, DTLS closed) it died with `ConnectionError` and
+  asyncio logged "Task exception was never retrieved" (errors in the soak). There is nobody to
+  send to and the connection is being torn down, so that error ends the task quietly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 import aioice.ice
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
+import aiortc.rtcsctptransport
 import aiortc.rtp
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from av import AudioFrame
@@ -29,6 +35,7 @@ from voxroom.media.audio import audio_level_dbov
 from voxroom.transport.p2p.opus import InlineAudioDecoding
 from voxroom.transport.p2p.video import MarkerJitterBuffer
 
+logger = logging.getLogger(__name__)
 _settings = {"prefetch": 1}
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -95,10 +102,21 @@ def _decoder_worker(
         _original_decoder_worker(loop, input_q, output_q, decode_error)  # type: ignore[arg-type]
 
 
+_original_sctp_transmit = aiortc.rtcsctptransport.RTCSctpTransport._transmit
+
+
+async def _sctp_transmit(self: aiortc.rtcsctptransport.RTCSctpTransport) -> None:
+    try:
+        await _original_sctp_transmit(self)
+    except ConnectionError as error:
+        logger.debug("SCTP transmit after the path closed: %s", error)
+
+
 def apply(jitter_prefetch: int, host_addresses: list[str] | None) -> None:
     _settings["prefetch"] = jitter_prefetch
     configure_host_addresses(host_addresses)
     aiortc.rtcrtpreceiver.JitterBuffer = ShallowJitterBuffer  # type: ignore[attr-defined]
     aiortc.rtp.compute_audio_level_dbov = _numpy_audio_level  # the sender calls rtp.<name>
     aiortc.rtcrtpreceiver.decoder_worker = _decoder_worker
+    aiortc.rtcsctptransport.RTCSctpTransport._transmit = _sctp_transmit  # type: ignore[method-assign]
     aiortc.rtcpeerconnection.RTCRtpReceiver = InlineDecodingReceiver  # type: ignore[attr-defined]
