@@ -175,7 +175,7 @@ def test_migration_steps_are_numbered_in_order() -> None:
 
 
 async def test_concurrent_first_opens(db_url: str) -> None:
-    stores = [AuditStore(db_url) for _ in range(3)]
+    stores = [AuditStore(db_url) for _ in range(8)]
     await asyncio.gather(*(store.open() for store in stores))
     for store in stores:
         assert store.schema_version == LATEST_VERSION

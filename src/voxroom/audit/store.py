@@ -30,7 +30,9 @@ from voxroom.audit.migrations import migrate
 from voxroom.audit.records import SessionSummary, StoredEvent
 
 _BEGIN = "voxroom_sqlite_begin"  # execution option: how the SQLite transaction begins
-_SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000")
+# busy_timeout first: switching a new file to WAL takes a write lock, and connections opening
+# the same new file at once failed with "database is locked" without a busy handler set.
+_SQLITE_PRAGMAS = ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL")
 _ID_CHUNK = 500  # ids per … IN (…): under every SQLite's bound-variable limit
 
 
