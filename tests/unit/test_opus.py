@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import threading
 from fractions import Fraction
 
@@ -21,6 +22,7 @@ from voxroom.transport.p2p import tuning
 from voxroom.transport.p2p.opus import (
     SILENT_FRAMES_BEFORE_CACHE,
     InlineAudioDecoding,
+    MonoOpusDecoder,
     MonoOpusEncoder,
     OpusSenderTrack,
 )
@@ -147,3 +149,23 @@ async def test_loopback_call_decodes_audio_without_a_decoder_thread() -> None:
         await sender.close()
         await receiver.close()
         await asyncio.gather(*pumps)
+
+
+def _native_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_codecs_start_no_threads_per_session() -> None:
+    """PyAV's encoder filter graph started FFmpeg worker threads (2 native threads per session,
+    idle, seen in the sessions bench's thread count); one session's audio needs none."""
+    tuning.apply(jitter_prefetch=1, host_addresses=["127.0.0.1"])
+    MonoOpusEncoder(), MonoOpusDecoder()  # anything process-wide starts here
+    before = _native_threads()
+    codecs = [(MonoOpusEncoder(), MonoOpusDecoder()) for _ in range(4)]
+    for encoder, decoder in codecs:
+        packet = None
+        while packet is None:
+            packet = encoder.encode(tone(0.02, WIRE_RATE, 440, 0.3), silent=False)
+        decoder.decode(JitterFrame(packet, timestamp=0))
+
+    assert _native_threads() == before

@@ -11,6 +11,9 @@
   the numpy equivalent costs a fraction (see shared/WEBRTC.md).
 - CPU: audio receivers decode on the loop (`opus.InlineAudioDecoding`) instead of a thread
   per receiver fed through a queue (see `opus` for the profile that justified it).
+- Threads: PyAV feeds every Opus encoder through an FFmpeg filter graph (libopus takes fixed
+  960-sample frames), and each graph starts a slice-thread pool sized by the CPU count: two
+  idle threads per session here. Audio graphs never use them; FFmpeg is told it has one CPU.
 - Vanished peers: SCTP's retransmission timer starts `_transmit` as a task nobody awaits; when
   the path is already gone (consent expired, DTLS closed) it died with `ConnectionError` and
   asyncio logged "Task exception was never retrieved" (errors in the soak). There is nobody to
@@ -20,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 
@@ -112,8 +116,18 @@ async def _sctp_transmit(self: aiortc.rtcsctptransport.RTCSctpTransport) -> None
         logger.debug("SCTP transmit after the path closed: %s", error)
 
 
+def single_threaded_ffmpeg() -> None:
+    """av_cpu_force_count(1) in the libavutil this process loaded (PyAV's bundled copy, or the
+    system's), so filter graphs and codecs start no thread pools of their own."""
+    with open("/proc/self/maps") as maps:
+        loaded = {line.split()[-1] for line in maps if "libavutil" in line}
+    for path in loaded:
+        ctypes.CDLL(path).av_cpu_force_count(1)
+
+
 def apply(jitter_prefetch: int, host_addresses: list[str] | None) -> None:
     _settings["prefetch"] = jitter_prefetch
+    single_threaded_ffmpeg()
     configure_host_addresses(host_addresses)
     aiortc.rtcrtpreceiver.JitterBuffer = ShallowJitterBuffer  # type: ignore[attr-defined]
     aiortc.rtp.compute_audio_level_dbov = _numpy_audio_level  # the sender calls rtp.<name>
