@@ -150,6 +150,27 @@ async def test_disk_io_never_runs_on_the_loop_thread(
     assert all(thread != loop_thread for _, thread in calls)
 
 
+async def test_live_sessions_share_one_writer_thread(tmp_path: Path) -> None:
+    """A writer thread per session was one more thread per session (sessions bench); one thread
+    serves them all, and each session's files are still whole and aligned."""
+    clock = FakeClock()
+    recorders = [SessionRecorder(tmp_path / f"session{n}", clock=clock) for n in range(3)]
+    sides: dict[str, tuple[Side, Callable[[np.ndarray, int], None]]] = {}
+    for n, recorder in enumerate(recorders):
+        sides[f"user{n}"] = (user(), recorder.inbound)
+        sides[f"agent{n}"] = (agent(), recorder.outbound)
+    play(clock, sides, until=2.0)
+    for recorder in recorders:
+        await recorder.flush()
+
+    writers = [t for t in threading.enumerate() if t.name.startswith("voxroom-recorder")]
+    assert len(writers) == 1
+    for recorder in recorders:
+        done = await recorder.close()
+        assert done.user.frames == done.agent.frames == done.stereo.frames
+        assert abs(done.user.seconds - 2.0) <= 0.020
+
+
 async def test_close_is_idempotent_and_late_frames_are_ignored(tmp_path: Path) -> None:
     clock = FakeClock()
     recorder = SessionRecorder(tmp_path, clock=clock)

@@ -3,9 +3,9 @@
 Three files per session, 16-bit PCM at one rate (16 kHz by default): `user.wav` (inbound audio),
 `agent.wav` (outbound audio, silence included) and `stereo.wav` (user left, agent right). The
 observers run on the event loop and only resample, stamp and place chunks; placed audio goes in
-~0.5 s blocks to the recorder's one writer thread, which appends it and rewrites the WAV sizes
-after every block, so a killed process leaves valid files up to the last flush. Nothing longer
-than about a second is held in memory.
+~0.5 s blocks to the process's one recording writer thread, which appends it and rewrites the
+WAV sizes after every block, so a killed process leaves valid files up to the last flush.
+Nothing longer than about a second is held in memory.
 
 Alignment rule (implemented in `alignment`; the files in `wavfiles`): file position n *is*
 session-clock time n / rate, for every file.
@@ -82,6 +82,12 @@ class Recording:
     agent_track: TrackStats
 
 
+# One writer thread for every session in the process: blocks reach each file in the order
+# they were handed over (FIFO), the loop never touches the disk, and a session adds no thread.
+# Its thread starts with the first block; at exit Python joins it, so queued blocks land.
+_WRITER = ThreadPoolExecutor(1, thread_name_prefix="voxroom-recorder")
+
+
 def _log_failure(future: Future[Any]) -> None:
     if not future.cancelled() and (error := future.exception()) is not None:
         log.error("session recording: write failed", exc_info=error)
@@ -114,8 +120,6 @@ class SessionRecorder:
         self._user = TrackAligner(sample_rate, self._config.alignment, stamps_end=True)
         self._agent = TrackAligner(sample_rate, self._config.alignment, stamps_end=False)
         self._disk = RecordingFiles(self.directory, sample_rate)
-        # One thread, so blocks reach the files in order; the loop never touches the disk.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="voxroom-recorder")
         self._last_flush = self._clock()
         self._stopped = False  # closed, or failed: observers cannot be removed, so they no-op
         self._final: Future[Files] | None = None
@@ -140,10 +144,7 @@ class SessionRecorder:
         if self._final is None:
             self._stopped = True
             self._final = self._finish()
-        try:
-            return self._recording(await asyncio.wrap_future(self._final))
-        finally:
-            self._executor.shutdown(wait=False)
+        return self._recording(await asyncio.wrap_future(self._final))
 
     def _finish(self) -> Future[Files]:
         end = round(self._clock() * self.sample_rate)
@@ -176,7 +177,7 @@ class SessionRecorder:
         return self._submit(self._disk.append, self._user.take_blocks(), self._agent.take_blocks())
 
     def _submit(self, action: Callable[..., T], *args: Any) -> Future[T]:
-        future = self._executor.submit(action, *args)
+        future = _WRITER.submit(action, *args)
         future.add_done_callback(_log_failure)
         return future
 
