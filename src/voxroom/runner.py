@@ -44,7 +44,9 @@ def serve(agent_class: type[Agent], config: VoxroomConfig) -> None:
     from voxroom.providers.models import ModelCache
     from voxroom.server.app import create_app
     from voxroom.server.auth import TokenAuthority, load_secret
+    from voxroom.server.memory import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before the model pools start their threads
     ModelCache(config.models.cache_dir).prepare_all()
     log.info(
         "loading models (VAD, STT %s, LLM %s, TTS %s)",
