@@ -216,6 +216,8 @@ def test_tampered_session_and_missing_recording(page: Viewer, viewer: ViewerServ
     assert "does not verify" in page.page.locator("#chain-detail").inner_text()
     assert not page.page.locator("#no-recording").is_hidden()
     page.page.click("#raw-events summary")
+    # The list is built on the details' toggle event, which fires after the click returns.
+    page.page.wait_for_selector("#raw-events[data-built='true'] .raw", timeout=10_000)
     bad = page.page.locator(".raw.bad-link")
     assert bad.count() == 1 and bad.get_attribute("data-event-type") == "user_transcript"
 

@@ -5,6 +5,7 @@ before (loose thresholds, no timed assertions)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -26,5 +27,8 @@ def test_bounded_soak_releases_everything() -> None:
     # Every session ends, including those whose peer vanished: health says 0 again.
     assert report["sessions_left"] == 0, summary
     assert report["fd_growth"] <= 4, summary
-    assert report["thread_growth"] <= 2, summary
+    # Nothing runs a thread per session; pools start their threads lazily, the largest being
+    # asyncio's default executor (to_thread: up to min(32, cores + 4)). CI saw +3 after 64
+    # sessions, the 30-minute soak +0 after 1494 (its longer warm-up had started them all).
+    assert report["thread_growth"] <= min(32, (os.cpu_count() or 1) + 4), summary
     assert report["mem_growth_mb"] < 300, summary
