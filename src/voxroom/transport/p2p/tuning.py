@@ -39,7 +39,7 @@ from voxroom.media.audio import audio_level_dbov
 from voxroom.transport.p2p.opus import InlineAudioDecoding
 from voxroom.transport.p2p.video import MarkerJitterBuffer
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 _settings = {"prefetch": 1}
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -113,14 +113,18 @@ async def _sctp_transmit(self: aiortc.rtcsctptransport.RTCSctpTransport) -> None
     try:
         await _original_sctp_transmit(self)
     except ConnectionError as error:
-        logger.debug("SCTP transmit after the path closed: %s", error)
+        log.debug("SCTP transmit after the path closed: %s", error)
 
 
 def single_threaded_ffmpeg() -> None:
     """av_cpu_force_count(1) in the libavutil this process loaded (PyAV's bundled copy, or the
-    system's), so filter graphs and codecs start no thread pools of their own."""
-    with open("/proc/self/maps") as maps:
-        loaded = {line.split()[-1] for line in maps if "libavutil" in line}
+    system's), so filter graphs and codecs start no thread pools of their own. Without
+    /proc (not Linux) FFmpeg keeps its defaults."""
+    try:
+        with open("/proc/self/maps") as maps:
+            loaded = {line.split()[-1] for line in maps if "libavutil" in line}
+    except OSError:
+        return
     for path in loaded:
         ctypes.CDLL(path).av_cpu_force_count(1)
 
