@@ -16,6 +16,7 @@ from voxroom.media.audio import read_wav
 pytestmark = pytest.mark.slow
 
 REPLY_TIMEOUT_S = 60.0
+QUESTION = "What is the capital city of Germany?"
 
 
 def _is_final(role: str, **extra: Any) -> Any:
@@ -32,7 +33,9 @@ def _words(text: str) -> set[str]:
 
 
 async def test_spoken_question_gets_a_spoken_reply(server: RunningServer, speech_dir: Path) -> None:
-    samples, rate = read_wav(espeak_wav("What is the capital of France?", speech_dir / "q.wav"))
+    # Not "… of France?": Whisper base hears espeak's "of France" as "and friends" in 19 of 20
+    # onsets over Opus; this sentence was heard right in 20 of 20.
+    samples, rate = read_wav(espeak_wav(QUESTION, speech_dir / "q.wav"))
     client = VoxroomClient(server.url)
     try:
         await client.connect()
@@ -44,7 +47,7 @@ async def test_spoken_question_gets_a_spoken_reply(server: RunningServer, speech
     finally:
         await client.close()
     log = server.log()
-    assert {"capital", "france"} <= _words(user["text"]), f"heard {user['text']!r}\n{log}"
+    assert {"capital", "germany"} <= _words(user["text"]), f"heard {user['text']!r}\n{log}"
     assert agent["text"].strip() and agent["interrupted"] is False, agent
     assert agent["turn_id"] == user["turn_id"]
     first_audio = client.received.first_speech_after(speech_end)
