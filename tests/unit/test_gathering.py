@@ -64,3 +64,33 @@ async def test_a_cancelled_caller_does_not_disturb_the_others() -> None:
     release.set()
     assert await queued == 8
     assert slow.cancelled()
+
+
+async def test_batched_calls_run_as_one_call_per_batch_function() -> None:
+    runner = GatheringRunner("test", gather_s=0.02)
+    seen: list[list[int]] = []
+
+    def squares(items: list[int]) -> list[int]:
+        seen.append(list(items))
+        return [item * item for item in items]
+
+    def broken(items: list[int]) -> list[int]:
+        raise ValueError("model broke")
+
+    async def caller(value: int) -> int:
+        await asyncio.sleep(0)
+        return await runner.run_batched(squares, value)
+
+    # Warm gathering up with concurrent calls, then eight callers at once.
+    await asyncio.gather(runner.run(abs, -1), runner.run(abs, -2))
+    results = await asyncio.gather(*(caller(value) for value in range(8)))
+    assert results == [value * value for value in range(8)]
+    assert sorted(v for batch in seen for v in batch) == list(range(8))
+    assert len(seen) < 8  # several callers' items in one call
+
+    failing = asyncio.gather(
+        *(runner.run_batched(broken, value) for value in range(3)), return_exceptions=True
+    )
+    errors = await failing
+    assert all(isinstance(error, ValueError) for error in errors)
+    assert await runner.run_batched(squares, 5) == 25  # the thread survives a failing batch

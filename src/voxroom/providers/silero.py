@@ -1,17 +1,34 @@
-"""Silero VAD v6 on onnxruntime (the model file ships inside faster-whisper; no torch)."""
+"""Silero VAD v6 on onnxruntime (the model file ships inside faster-whisper; no torch).
+
+Every session's 32 ms blocks go to one thread (`GatheringRunner`), and the blocks that meet
+there run as one batch. The packaged graph cannot batch as shipped: its first dimension is a
+*sequence* of one stream's windows (faster-whisper scans a file that way), fed through the
+LSTM as time steps with one state. Turning that dimension into the LSTM's batch axis (one
+Transpose permutation, state inputs of any batch size) makes it N streams one step each.
+Measured per block, same machine and run: 1 stream 173 µs, 4 streams 126 µs, 16 streams 97 µs.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import onnx
 import onnxruntime
 
 from voxroom.media.audio import int16_to_float
 from voxroom.providers.base import VAD, VADStream
 from voxroom.providers.gathering import GatheringRunner
 
+log = logging.getLogger(__name__)
+
 CONTEXT_SAMPLES = 64  # v5+ models expect the previous block's last 64 samples prepended
+STATE_SIZE = 128
+_SEQUENCE_TO_LSTM = "/Transpose"  # (windows, 128, 1) -> the LSTM's (time, batch, features)
+_AS_SEQUENCE = [0, 2, 1]  # windows become time steps of one stream
+_AS_BATCH = [2, 0, 1]  # windows become streams of one time step
 
 
 def packaged_silero_path() -> Path:
@@ -20,14 +37,52 @@ def packaged_silero_path() -> Path:
     return Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
 
 
+def batched_silero_graph(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """The same weights with windows as independent streams; None for an unknown graph."""
+    nodes = [node for node in model.graph.node if node.name == _SEQUENCE_TO_LSTM]
+    if len(nodes) != 1 or nodes[0].op_type != "Transpose":
+        return None
+    perm = next((a for a in nodes[0].attribute if a.name == "perm"), None)
+    if perm is None or list(perm.ints) != _AS_SEQUENCE:
+        return None
+    batched = onnx.ModelProto()
+    batched.CopyFrom(model)
+    transpose = next(node for node in batched.graph.node if node.name == _SEQUENCE_TO_LSTM)
+    permutation = next(a for a in transpose.attribute if a.name == "perm")
+    del permutation.ints[:]
+    permutation.ints.extend(_AS_BATCH)
+    for value in [*batched.graph.input, *batched.graph.output]:
+        if value.name in ("h", "c", "hn", "cn"):
+            value.type.tensor_type.shape.dim[1].dim_param = "streams"
+    return batched
+
+
+class BlockInput(NamedTuple):
+    block: np.ndarray  # int16, one block
+    context: np.ndarray  # float32, the previous block's last CONTEXT_SAMPLES
+    h: np.ndarray  # (1, 1, 128) LSTM state
+    c: np.ndarray
+
+
+class BlockOutput(NamedTuple):
+    probability: float
+    h: np.ndarray
+    c: np.ndarray
+
+
 class SileroVAD(VAD):
     def __init__(self, model_path: str | Path | None = None) -> None:
         options = onnxruntime.SessionOptions()
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = 1
         options.log_severity_level = 3
+        path = str(model_path or packaged_silero_path())
+        batched = batched_silero_graph(onnx.load(path))
+        if batched is None:
+            log.info("%s is not the Silero v6 graph: VAD blocks run one at a time", path)
+        self.batches_streams = batched is not None
         self._session = onnxruntime.InferenceSession(
-            str(model_path or packaged_silero_path()),
+            batched.SerializeToString() if batched is not None else path,
             sess_options=options,
             providers=["CPUExecutionProvider"],
         )
@@ -36,26 +91,41 @@ class SileroVAD(VAD):
     def create_stream(self) -> SileroStream:
         return SileroStream(self)
 
-    def infer(
+    def infer_batch(self, inputs: list[BlockInput]) -> list[BlockOutput]:
+        """One step of each stream in `inputs` (on the runner's thread)."""
+        if not self.batches_streams:
+            return [self._infer(*item) for item in inputs]
+        windows = np.stack([np.concatenate((i.context, int16_to_float(i.block))) for i in inputs])
+        h = np.concatenate([i.h for i in inputs], axis=1)
+        c = np.concatenate([i.c for i in inputs], axis=1)
+        probs, h_next, c_next = self._session.run(None, {"input": windows, "h": h, "c": c})
+        flat = np.asarray(probs).reshape(-1)
+        return [
+            BlockOutput(float(flat[k]), h_next[:, k : k + 1].copy(), c_next[:, k : k + 1].copy())
+            for k in range(len(inputs))
+        ]
+
+    def _infer(
         self, block: np.ndarray, context: np.ndarray, h: np.ndarray, c: np.ndarray
-    ) -> tuple[float, np.ndarray, np.ndarray]:
+    ) -> BlockOutput:
         window = np.concatenate((context, int16_to_float(block)))[np.newaxis, :]
         prob, h_next, c_next = self._session.run(None, {"input": window, "h": h, "c": c})
-        return float(np.asarray(prob).reshape(-1)[0]), h_next, c_next
+        return BlockOutput(float(np.asarray(prob).reshape(-1)[0]), h_next, c_next)
 
 
 class SileroStream(VADStream):
     def __init__(self, vad: SileroVAD) -> None:
         self._vad = vad
-        self._h = np.zeros((1, 1, 128), dtype=np.float32)
-        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._h = np.zeros((1, 1, STATE_SIZE), dtype=np.float32)
+        self._c = np.zeros((1, 1, STATE_SIZE), dtype=np.float32)
         self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
 
     async def probability(self, block: np.ndarray) -> float:
         if block.size != self._vad.block_size:
             raise ValueError(f"VAD blocks must be {self._vad.block_size} samples")
-        prob, self._h, self._c = await self._vad.runner.run(
-            self._vad.infer, block, self._context, self._h, self._c
+        out = await self._vad.runner.run_batched(
+            self._vad.infer_batch, BlockInput(block, self._context, self._h, self._c)
         )
+        self._h, self._c = out.h, out.c
         self._context = int16_to_float(block[-CONTEXT_SAMPLES:])
-        return prob
+        return out.probability
