@@ -167,26 +167,29 @@ class P2PTransport(Transport):
         if track is None:
             return
         self._inbound_track = track
+        if self.closed.is_set():
+            return
         resampler: StreamResampler | None = None
-        closed = asyncio.ensure_future(self.closed.wait())
-        try:
-            while True:
-                receive = asyncio.ensure_future(track.recv())
-                await asyncio.wait({receive, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if not receive.done():  # closed while waiting (a peer that never sent audio)
-                    receive.cancel()
-                    return
-                try:
-                    frame = receive.result()
-                except MediaStreamError:
-                    return
-                if not isinstance(frame, AudioFrame):
-                    continue
-                if resampler is None or resampler.in_rate != frame.sample_rate:
-                    resampler = StreamResampler(frame.sample_rate, INBOUND_SAMPLE_RATE)
-                yield resampler.process(frame_to_mono(frame))
-        finally:
-            closed.cancel()
+        # A plain await per frame: `close` ends it (see `_end_inbound`). Racing each receive
+        # against `closed` cost a task and a wait per 20 ms frame.
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(frame, AudioFrame):
+                continue
+            if resampler is None or resampler.in_rate != frame.sample_rate:
+                resampler = StreamResampler(frame.sample_rate, INBOUND_SAMPLE_RATE)
+            yield resampler.process(frame_to_mono(frame))
+
+    def _end_inbound(self) -> None:
+        """Wake a receive that waits on a peer that never sent audio: aiortc ends its track's
+        queue only once its receiver has decoded something, so the end-of-track None is ours."""
+        self._inbound.put_nowait(None)
+        queue = getattr(self._inbound_track, "_queue", None)  # aiortc's RemoteStreamTrack
+        if isinstance(queue, asyncio.Queue):
+            queue.put_nowait(None)
 
     @property
     def inbound_backlog_frames(self) -> int:
@@ -213,7 +216,7 @@ class P2PTransport(Transport):
             deadline.cancel()
         self.audio_out.stop()
         self.video_out.stop()
-        self._inbound.put_nowait(None)
+        self._end_inbound()
         if self._video_task is not None:
             self._video_task.cancel()
             await asyncio.gather(self._video_task, return_exceptions=True)
