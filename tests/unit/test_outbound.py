@@ -186,15 +186,16 @@ async def test_clear_ends_a_pause() -> None:
     track.stop()
 
 
-async def test_observers_see_every_frame_sent_including_silence() -> None:
+async def test_observers_see_the_frames_of_queued_audio_not_idle_silence() -> None:
     track = PacedAudioTrack()
     seen: list[tuple[int, int, bool]] = []
     track.observe(lambda samples, rate: seen.append((samples.size, rate, bool(samples.any()))))
-    track.push(ramp(FRAME_SAMPLES), WIRE_RATE)
+    track.push(ramp(FRAME_SAMPLES + 100), WIRE_RATE)  # a full frame and 100 samples more
 
-    await frames(track, 2)
+    await frames(track, 4)
 
-    assert seen == [(FRAME_SAMPLES, WIRE_RATE, True), (FRAME_SAMPLES, WIRE_RATE, False)]
+    # The partial frame is reported whole (its zero tail was sent); the idle ones are not.
+    assert seen == [(FRAME_SAMPLES, WIRE_RATE, True), (FRAME_SAMPLES, WIRE_RATE, True)]
     track.stop()
 
 

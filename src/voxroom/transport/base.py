@@ -60,7 +60,10 @@ class AudioSink(ABC):
 
     @abstractmethod
     def observe(self, observer: AudioObserver) -> None:
-        """Call `observer` with every frame as it is sent (silence included), e.g. to record."""
+        """Call `observer` with every frame of queued audio as it is sent, e.g. to record.
+
+        Idle frames (nothing queued) are not reported: an observer places audio by the
+        time it is called, as the recorder does, so a gap is the agent's silence."""
 
 
 class VideoSink(ABC):

@@ -122,9 +122,11 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
                 await asyncio.sleep(delay)
         played_before = self._played_samples
         samples = self._next_samples()
-        for observer in self._observers:
-            observer(samples, WIRE_RATE)
-        return PacedChunk(self._timestamp, samples, self._played_samples == played_before)
+        silent = self._played_samples == played_before
+        if not silent:  # idle silence is not reported (see `AudioSink.observe`)
+            for observer in self._observers:
+                observer(samples, WIRE_RATE)
+        return PacedChunk(self._timestamp, samples, silent)
 
     async def recv(self) -> AudioFrame:
         chunk = await self.next_chunk()
