@@ -94,6 +94,11 @@ class TurnConfig(BaseModel):
     resume_after_false_interruption: bool = True
     # Interim captions: re-transcribe the growing utterance at most this often (0 = off).
     interim_interval_ms: int = 1500
+    # ... and only once the user has spoken this long. One recognizer serves the session, so
+    # an interim still running when a short question ends delays its final transcript: the
+    # measured cost was most of a decode (docs/benchmarks.md). Short turns get the final
+    # caption about a decode after they end anyway.
+    interim_after_ms: int = 3000
     # Longest utterance kept (older audio is dropped from the turn).
     max_utterance_s: float = 30.0
 

@@ -24,6 +24,7 @@ TIMELINE = {
     "speculative_stt_after_ms": 160,
     "end_of_turn_silence_ms": 500,
     "interim_interval_ms": 0,
+    "interim_after_ms": 0,
 }
 
 
@@ -313,6 +314,38 @@ async def test_interim_captions_while_the_user_speaks(harnesses) -> None:
     assert ("turn", 1, "blocks 0-34.") in h.events.log
     turn_at = h.events.log.index(("turn", 1, "blocks 0-34."))
     assert "interim" not in [entry[0] for entry in h.events.log[turn_at:]]
+
+
+async def test_no_interim_before_the_user_has_spoken_interim_after_ms(harnesses) -> None:
+    stt = FakeSTT()
+    # 30 blocks of speech (~0.96 s), interims due every 10 blocks, none before 800 ms of speech
+    h = make(harnesses, [SPEECH] * 30 + [QUIET] * 16, stt, interim_interval_ms=320)
+    h_late = make(
+        harnesses,
+        [SPEECH] * 30 + [QUIET] * 16,
+        FakeSTT(),
+        interim_interval_ms=320,
+        interim_after_ms=800,
+    )
+    h_never = make(
+        harnesses,
+        [SPEECH] * 30 + [QUIET] * 16,
+        FakeSTT(),
+        interim_interval_ms=320,
+        interim_after_ms=5000,
+    )
+
+    for harness in (h, h_late, h_never):
+        await harness.blocks(0, 46)
+        await eventually(lambda harness=harness: harness.events.turns)
+
+    def interims(harness: Harness) -> list[str]:
+        return [entry[2] for entry in harness.events.log if entry[0] == "interim"]
+
+    assert interims(h) == ["blocks 0-14.", "blocks 0-24.", "blocks 0-35."]
+    assert interims(h_late) == ["blocks 0-24.", "blocks 0-35."]  # from 25 blocks of speech on
+    assert interims(h_never) == []
+    assert [t for t, _ in h_never.events.turns] == ["blocks 0-34."]  # the final is unaffected
 
 
 async def test_interims_are_skipped_while_the_recognizer_is_busy(harnesses) -> None:

@@ -176,6 +176,8 @@ class SpeechListener:
         interval_blocks = self._config.interim_interval_ms / self._block_ms
         if self._config.interim_interval_ms <= 0 or not self._stt.idle:
             return
+        if self._detector.speech_ms < self._config.interim_after_ms:
+            return
         if len(self._utterance) - self._interim_at_blocks < interval_blocks:
             return
         self._interim_at_blocks = len(self._utterance)
