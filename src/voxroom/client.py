@@ -117,10 +117,14 @@ class VoxroomClient:
             self._token = str((await response.json())["token"])
         return self._token
 
+    def _microphone_sender(self) -> MediaStreamTrack:
+        """The track the RTP sender reads: the microphone's audio as Opus packets."""
+        return OpusSenderTrack(self.microphone)
+
     async def connect(self, token: str | None = None) -> None:
         self._token = token or self._token or await self.token()
         pc = self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTransceiver(OpusSenderTrack(self.microphone), direction="sendrecv")
+        pc.addTransceiver(self._microphone_sender(), direction="sendrecv")
         if self.camera is not None:
             pc.addTransceiver(self.camera, direction="sendrecv")
         self._channel = pc.createDataChannel("voxroom")

@@ -1,13 +1,25 @@
-"""bench sessions/soak arithmetic on made-up measurements (fast: no server)."""
+"""bench sessions/soak arithmetic on made-up measurements, and the load client's noise (fast)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
+from aiortc.jitterbuffer import JitterFrame
 
-from voxroom.bench.load import FrameCounter, log_errors, slope
+from voxroom.bench.load import (
+    NOISE_DBFS,
+    FrameCounter,
+    RepeatingFramesEncoder,
+    _noise_block,
+    log_errors,
+    slope,
+)
 from voxroom.bench.sessions import _step_figures, _summarize
+from voxroom.media.audio import rms_dbfs
+from voxroom.transport.p2p.opus import MonoOpusDecoder
+from voxroom.transport.p2p.outbound import FRAME_SAMPLES
 
 
 def _session(fps: float = 50.0, lost: int = 0) -> dict[str, Any]:
@@ -147,3 +159,24 @@ def test_server_log_errors_come_with_their_tracebacks() -> None:
     assert len(errors) == 2
     assert errors[0].startswith("2026-11-22 06:00:01,000 ERROR") and "ConnectionError" in errors[0]
     assert errors[1].startswith("Exception in thread") and "RuntimeError" in errors[1]
+
+
+def test_the_load_clients_noise_loop_is_encoded_once_and_decodes_as_noise() -> None:
+    noise = _noise_block(NOISE_DBFS)
+    encoder = RepeatingFramesEncoder(noise)
+    decoder = MonoOpusDecoder()
+    frames = noise.reshape(-1, FRAME_SAMPLES)
+    sent = [encoder.encode(frame, silent=False) for _ in range(2) for frame in frames]
+
+    assert all(packet is not None for packet in sent)
+    assert len(set(sent)) == len(frames)  # each frame's one packet, the same every loop
+    decoded = np.concatenate(
+        [
+            frame.to_ndarray().reshape(-1)
+            for index, packet in enumerate(sent)
+            for frame in decoder.decode(JitterFrame(data=packet, timestamp=index * 960))
+        ]
+    )
+    assert abs(rms_dbfs(decoded[FRAME_SAMPLES:]) - NOISE_DBFS) < 3  # quiet noise, not silence
+    speech = (np.sin(np.arange(FRAME_SAMPLES) / 10) * 8000).astype(np.int16)
+    assert encoder.encode(speech, silent=False) not in sent  # other audio is encoded as usual

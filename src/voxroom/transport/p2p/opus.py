@@ -70,10 +70,10 @@ class OpusSenderTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, source: PacedAudioTrack) -> None:
+    def __init__(self, source: PacedAudioTrack, encoder: MonoOpusEncoder | None = None) -> None:
         super().__init__()
         self.source = source
-        self._encoder = MonoOpusEncoder()
+        self._encoder = encoder or MonoOpusEncoder()
 
     async def recv(self) -> Packet:  # type: ignore[type-arg]  # a Packet: aiortc packs it as is
         while True:
