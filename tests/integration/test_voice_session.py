@@ -62,6 +62,49 @@ async def test_spoken_question_gets_a_spoken_reply(server: RunningServer, speech
     assert states[:1] == ["listening"] and "speaking" in states and states[-1] == "listening"
 
 
+async def test_a_long_turn_gets_interim_captions_a_short_one_only_its_final(
+    server: RunningServer, speech_dir: Path
+) -> None:
+    long_text = (
+        "I would like to book a table for four people tomorrow evening at seven, "
+        "somewhere quiet near the city centre, with a vegetarian menu."
+    )
+    long_turn, rate = read_wav(espeak_wav(long_text, speech_dir / "long.wav"))
+    assert long_turn.size / rate > 6.0  # interims from 3 s of speech on, every 1.5 s
+    short_turn, short_rate = read_wav(espeak_wav(QUESTION, speech_dir / "short.wav"))
+    client = VoxroomClient(server.url)
+    try:
+        await client.connect()
+        await asyncio.sleep(0.3)
+        await client.speak(long_turn, rate)
+        first = await client.wait_for(_is_final("user"), REPLY_TIMEOUT_S)
+        await client.wait_for(_is_final("agent", turn_id=first["turn_id"]), REPLY_TIMEOUT_S)
+        await client.speak(short_turn, short_rate)
+        second = await client.wait_for(
+            _is_final("user", turn_id=first["turn_id"] + 1), REPLY_TIMEOUT_S
+        )
+    finally:
+        await client.close()
+
+    def interims(turn_id: int) -> list[str]:
+        return [
+            m["text"]
+            for _, m in client.messages
+            if m.get("type") == "transcript"
+            and m["role"] == "user"
+            and not m["final"]
+            and m["turn_id"] == turn_id
+        ]
+
+    long_interims = interims(first["turn_id"])
+    assert long_interims, f"no interim caption during {long_turn.size / rate:.1f} s of speech"
+    # An interim is the utterance so far: words of the final transcript.
+    shared = _words(long_interims[0]) & _words(first["text"])
+    assert len(shared) >= 3, (long_interims, first["text"])
+    assert interims(second["turn_id"]) == [], "a short question got an interim caption"
+    assert {"capital", "germany"} <= _words(second["text"]), second
+
+
 async def test_user_speech_interrupts_the_agent(server: RunningServer, speech_dir: Path) -> None:
     samples, rate = read_wav(
         espeak_wav("Wait, stop, I have another question for you.", speech_dir / "barge.wav")
