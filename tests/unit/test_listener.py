@@ -317,35 +317,31 @@ async def test_interim_captions_while_the_user_speaks(harnesses) -> None:
 
 
 async def test_no_interim_before_the_user_has_spoken_interim_after_ms(harnesses) -> None:
-    stt = FakeSTT()
-    # 30 blocks of speech (~0.96 s), interims due every 10 blocks, none before 800 ms of speech
-    h = make(harnesses, [SPEECH] * 30 + [QUIET] * 16, stt, interim_interval_ms=320)
-    h_late = make(
-        harnesses,
-        [SPEECH] * 30 + [QUIET] * 16,
-        FakeSTT(),
-        interim_interval_ms=320,
-        interim_after_ms=800,
-    )
-    h_never = make(
-        harnesses,
-        [SPEECH] * 30 + [QUIET] * 16,
-        FakeSTT(),
-        interim_interval_ms=320,
-        interim_after_ms=5000,
-    )
-
-    for harness in (h, h_late, h_never):
+    # 30 blocks of speech (~0.96 s), interims due every 10 blocks of new audio
+    runs = {
+        after_ms: make(
+            harnesses,
+            [SPEECH] * 30 + [QUIET] * 16,
+            FakeSTT(),
+            interim_interval_ms=320,
+            interim_after_ms=after_ms,
+        )
+        for after_ms in (0, 800, 5000)
+    }
+    for harness in runs.values():
         await harness.blocks(0, 46)
         await eventually(lambda harness=harness: harness.events.turns)
 
-    def interims(harness: Harness) -> list[str]:
-        return [entry[2] for entry in harness.events.log if entry[0] == "interim"]
-
-    assert interims(h) == ["blocks 0-14.", "blocks 0-24.", "blocks 0-35."]
-    assert interims(h_late) == ["blocks 0-24.", "blocks 0-35."]  # from 25 blocks of speech on
-    assert interims(h_never) == []
-    assert [t for t, _ in h_never.events.turns] == ["blocks 0-34."]  # the final is unaffected
+    interims = {
+        after_ms: [entry[2] for entry in harness.events.log if entry[0] == "interim"]
+        for after_ms, harness in runs.items()
+    }
+    assert interims == {
+        0: ["blocks 0-14.", "blocks 0-24.", "blocks 0-35."],
+        800: ["blocks 0-24.", "blocks 0-35."],  # from 25 blocks (800 ms) of speech on
+        5000: [],
+    }
+    assert [text for text, _ in runs[5000].events.turns] == ["blocks 0-34."]  # final unaffected
 
 
 async def test_interims_are_skipped_while_the_recognizer_is_busy(harnesses) -> None:
