@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 from aiortc.jitterbuffer import JitterFrame
 
-from voxroom.bench.load import (
-    NOISE_DBFS,
-    FrameCounter,
-    RepeatingFramesEncoder,
-    _noise_block,
-    log_errors,
-    slope,
-)
+from voxroom.bench.load import FrameCounter, log_errors, slope
+from voxroom.bench.noise import NOISE_DBFS, RepeatingFramesEncoder, noise_loop
 from voxroom.bench.sessions import _step_figures, _summarize
 from voxroom.media.audio import rms_dbfs
 from voxroom.transport.p2p.opus import MonoOpusDecoder
@@ -162,7 +156,7 @@ def test_server_log_errors_come_with_their_tracebacks() -> None:
 
 
 def test_the_load_clients_noise_loop_is_encoded_once_and_decodes_as_noise() -> None:
-    noise = _noise_block(NOISE_DBFS)
+    noise = noise_loop(NOISE_DBFS)
     encoder = RepeatingFramesEncoder(noise)
     decoder = MonoOpusDecoder()
     frames = noise.reshape(-1, FRAME_SAMPLES)

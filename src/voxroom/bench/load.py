@@ -35,13 +35,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voxroom.bench.harness import start_server, stop_server
+from voxroom.bench.noise import NOISE_DBFS, RepeatingFramesEncoder, noise_loop
 from voxroom.client import VoxroomClient
 from voxroom.config import VoxroomConfig
-from voxroom.transport.p2p.opus import MonoOpusEncoder, OpusSenderTrack
-from voxroom.transport.p2p.outbound import FRAME_SAMPLES
+from voxroom.transport.p2p.opus import OpusSenderTrack
 
 FRAME_RATE = 50.0  # 20 ms Opus frames each way
-NOISE_DBFS = -60.0  # "silence" as a quiet room sends it: far below any VAD threshold
 # The dev server's log records start "2026-01-01 12:00:00,000 LEVEL logger: message".
 LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ([A-Z]+) ")
 MAX_BLOCK_LINES = 40
@@ -254,39 +253,13 @@ class WindowResult:
         }
 
 
-class RepeatingFramesEncoder(MonoOpusEncoder):
-    """Encodes the noise loop's frames once, then sends those packets whenever the same
-    frame comes round again (anything else, such as speech, is encoded as usual).
-
-    The load clients share the server's two cores, and a noise frame took 195 µs to encode:
-    ~1 % of a core per session, spent by the load rather than the system under test."""
-
-    def __init__(self, loop: np.ndarray) -> None:
-        super().__init__()
-        frames = [
-            loop[start : start + FRAME_SAMPLES]
-            for start in range(0, loop.size - FRAME_SAMPLES + 1, FRAME_SAMPLES)
-        ]
-        self._packets: dict[bytes, bytes] = {}
-        warm = MonoOpusEncoder()
-        for _ in range(2):  # the second pass: packets from an encoder inside the loop
-            for frame in frames:
-                payload = warm.encode(frame, silent=False)
-                if payload is not None:
-                    self._packets[frame.tobytes()] = payload
-
-    def encode(self, samples: np.ndarray, silent: bool) -> bytes | None:
-        packet = None if silent else self._packets.get(samples.tobytes())
-        return packet if packet is not None else super().encode(samples, silent)
-
-
 class LoadClient(VoxroomClient):
     """A VoxroomClient that counts received frames and sends quiet noise."""
 
     def __init__(self, base_url: str, *, noise_dbfs: float | None = NOISE_DBFS) -> None:
         super().__init__(base_url)
         self.counter = FrameCounter()
-        self._noise = _noise_block(noise_dbfs) if noise_dbfs is not None else None
+        self._noise = noise_loop(noise_dbfs) if noise_dbfs is not None else None
         self._feeder: asyncio.Task[None] | None = None
         self._mark = RtpCounters()
         self._mark_messages = 0
@@ -383,12 +356,6 @@ class LoadClient(VoxroomClient):
         if self._feeder is not None:
             self._feeder.cancel()
         await super().close()
-
-
-def _noise_block(dbfs: float, seconds: float = 1.0, seed: int = 7) -> np.ndarray:
-    rms = 32768.0 * 10 ** (dbfs / 20)
-    noise = np.random.default_rng(seed).normal(0.0, rms, int(48000 * seconds))
-    return np.clip(noise, -32768, 32767).astype(np.int16)
 
 
 async def fetch_token(url: str) -> str:

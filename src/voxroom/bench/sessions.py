@@ -47,7 +47,6 @@ from rich.table import Table
 
 from voxroom.bench.load import (
     FRAME_RATE,
-    NOISE_DBFS,
     CommandChannel,
     LoadClient,
     LoadServer,
@@ -60,6 +59,7 @@ from voxroom.bench.load import (
     slope,
     wait_for_sessions,
 )
+from voxroom.bench.noise import NOISE_DBFS
 
 # Steps of 2 from 20 on, where a 2-core machine's limit lies: the figure is the largest
 # count that held, not that count rounded down to the ramp's last multiple of 4.

@@ -39,18 +39,16 @@ def packaged_silero_path() -> Path:
 
 def batched_silero_graph(model: onnx.ModelProto) -> onnx.ModelProto | None:
     """The same weights with windows as independent streams; None for an unknown graph."""
-    nodes = [node for node in model.graph.node if node.name == _SEQUENCE_TO_LSTM]
+    batched = onnx.ModelProto()
+    batched.CopyFrom(model)
+    nodes = [node for node in batched.graph.node if node.name == _SEQUENCE_TO_LSTM]
     if len(nodes) != 1 or nodes[0].op_type != "Transpose":
         return None
     perm = next((a for a in nodes[0].attribute if a.name == "perm"), None)
     if perm is None or list(perm.ints) != _AS_SEQUENCE:
         return None
-    batched = onnx.ModelProto()
-    batched.CopyFrom(model)
-    transpose = next(node for node in batched.graph.node if node.name == _SEQUENCE_TO_LSTM)
-    permutation = next(a for a in transpose.attribute if a.name == "perm")
-    del permutation.ints[:]
-    permutation.ints.extend(_AS_BATCH)
+    del perm.ints[:]
+    perm.ints.extend(_AS_BATCH)
     for value in [*batched.graph.input, *batched.graph.output]:
         if value.name in ("h", "c", "hn", "cn"):
             value.type.tensor_type.shape.dim[1].dim_param = "streams"

@@ -26,6 +26,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
+from av.frame import Frame
 
 from voxroom.config import TransportConfig
 from voxroom.media.audio import StreamResampler, frame_to_mono
@@ -187,16 +188,21 @@ class P2PTransport(Transport):
         """Wake a receive that waits on a peer that never sent audio: aiortc ends its track's
         queue only once its receiver has decoded something, so the end-of-track None is ours."""
         self._inbound.put_nowait(None)
-        queue = getattr(self._inbound_track, "_queue", None)  # aiortc's RemoteStreamTrack
-        if isinstance(queue, asyncio.Queue):
+        queue = self._inbound_queue()
+        if queue is not None:
             queue.put_nowait(None)
+
+    def _inbound_queue(self) -> asyncio.Queue[Frame | None] | None:
+        """aiortc's RemoteStreamTrack queue of decoded inbound frames (private in aiortc)."""
+        queue = getattr(self._inbound_track, "_queue", None)
+        return queue if isinstance(queue, asyncio.Queue) else None
 
     @property
     def inbound_backlog_frames(self) -> int:
         """Decoded inbound frames not yet taken by the session: > a few means it falls
         behind real time (aiortc's track queue is unbounded, so the lag shows here first)."""
-        queue = getattr(self._inbound_track, "_queue", None)  # aiortc's RemoteStreamTrack
-        return queue.qsize() if isinstance(queue, asyncio.Queue) else 0
+        queue = self._inbound_queue()
+        return queue.qsize() if queue is not None else 0
 
     def send(self, message: dict[str, Any]) -> None:
         if self._channel is not None and self._channel.readyState == "open":
