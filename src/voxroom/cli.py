@@ -203,13 +203,17 @@ def bench_turns(
 def bench_sessions(
     quick: Annotated[bool, typer.Option(help="Steps 1, 2, 4 with short windows.")] = False,
     max_sessions: Annotated[int, typer.Option(help="Largest step of the ramp.")] = 48,
+    dtx: Annotated[
+        bool, typer.Option(help="Agent Opus DTX (the default); --no-dtx: 50 packets/s idle.")
+    ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Concurrent two-way voice sessions: sessions per core, idle CPU and memory per session."""
     from voxroom.bench.sessions import print_sessions_report, run_sessions_bench
 
     _logging(False)
-    print_sessions_report(run_sessions_bench(quick=quick, max_sessions=max_sessions), json_out)
+    report = run_sessions_bench(quick=quick, max_sessions=max_sessions, dtx=dtx)
+    print_sessions_report(report, json_out)
 
 
 @bench_app.command("soak")

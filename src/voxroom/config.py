@@ -30,11 +30,15 @@ class TransportConfig(BaseModel):
     # Local addresses to gather host candidates on. None = every interface plus 127.0.0.1
     # (aioice alone skips loopback, which breaks loopback-only hosts and containers).
     ice_addresses: list[str] | None = None
-    # Receive jitter buffer prefetch in 20 ms packets (aiortc's default of 4 adds ~80 ms).
-    jitter_prefetch: int = 1
+    # Audio packets held before the first is released (aiortc's default of 4 adds ~80 ms);
+    # 0: each leaves as soon as it is next in sequence (the agent plays nothing it receives).
+    jitter_prefetch: int = Field(default=0, ge=0)
     # A peer that has not connected this long after our answer is dropped: a client that
     # posts an offer and never completes ICE would otherwise hold a session slot forever.
     connect_timeout_s: float = Field(default=20.0, gt=0)
+    # Opus DTX on the agent's output: while the agent is silent, one header-only packet per
+    # 400 ms instead of 50 silent packets a second (as libwebrtc sends with DTX on).
+    dtx: bool = True
 
     @field_validator("ice_addresses", mode="before")
     @classmethod

@@ -16,13 +16,14 @@ from voxroom.transport.p2p.opus import MonoOpusDecoder
 from voxroom.transport.p2p.outbound import FRAME_SAMPLES
 
 
-def _session(fps: float = 50.0, lost: int = 0) -> dict[str, Any]:
+def _session(fps: float = 50.0, lost: int = 0, late_ms: float = 10.0) -> dict[str, Any]:
     frames = int(fps * 8)
     return {
         "seconds": 8.0,
         "frames": frames,
         "fps": fps,
         "max_gap_ms": 30.0,
+        "max_late_ms": late_ms,
         "in_lost": lost,
         "in_expected": 400,
         "out_lost": 0,
@@ -32,10 +33,17 @@ def _session(fps: float = 50.0, lost: int = 0) -> dict[str, Any]:
     }
 
 
-def _step(n: int, server: float, rss: float, fps: float = 50.0, machine: float = 100.0) -> Any:
+def _step(
+    n: int,
+    server: float,
+    rss: float,
+    fps: float = 50.0,
+    machine: float = 100.0,
+    late_ms: float = 10.0,
+) -> Any:
     return _step_figures(
         n,
-        [_session(fps) for _ in range(n)],
+        [_session(fps, late_ms=late_ms) for _ in range(n)],
         server_pct=server,
         loop_pct=server * 0.6,
         client_pct=n * 5.0,
@@ -43,6 +51,7 @@ def _step(n: int, server: float, rss: float, fps: float = 50.0, machine: float =
         rss_mb=rss,
         fds=16 + 5 * n,
         threads=8 + n,
+        dtx=fps < 10,
     )
 
 
@@ -52,6 +61,12 @@ def test_a_step_holds_only_in_real_time_without_loss() -> None:
     assert not slow["holds"] and "frames/s" in slow["reasons"][0]
     catching_up = _step(4, 40, 700, fps=53.0)  # frames that were late arrive in a burst
     assert not catching_up["holds"] and "late" in catching_up["reasons"][0]
+    stalled = _step(4, 40, 700, late_ms=150.0)  # the right count, but some came late
+    assert not stalled["holds"] and "150 ms late" in stalled["reasons"][0]
+    # With DTX an idle agent sends 2.5 keep-alives a second: that rate, on time, holds.
+    assert _step(4, 40, 700, fps=2.5)["holds"]
+    assert not _step(4, 40, 700, fps=2.0)["holds"]
+    assert not _step(4, 40, 700, fps=2.5, late_ms=120.0)["holds"]
     lossy = _step_figures(
         2,
         [_session(), _session(lost=20)],
@@ -62,6 +77,7 @@ def test_a_step_holds_only_in_real_time_without_loss() -> None:
         rss_mb=700,
         fds=30,
         threads=10,
+        dtx=False,
     )
     assert not lossy["holds"] and "packet loss" in lossy["reasons"][0]
     saturated_loop = _step_figures(
@@ -74,6 +90,7 @@ def test_a_step_holds_only_in_real_time_without_loss() -> None:
         rss_mb=720,
         fds=60,
         threads=20,
+        dtx=False,
     )
     assert not saturated_loop["holds"] and "event loop" in saturated_loop["reasons"][0]
     missing = _step_figures(
@@ -86,6 +103,7 @@ def test_a_step_holds_only_in_real_time_without_loss() -> None:
         rss_mb=700,
         fds=30,
         threads=10,
+        dtx=False,
     )
     assert not missing["holds"] and "missing" in missing["reasons"][0]
     behind = _step_figures(
@@ -99,6 +117,7 @@ def test_a_step_holds_only_in_real_time_without_loss() -> None:
         fds=30,
         threads=10,
         backlog_frames=40,
+        dtx=False,
     )
     assert not behind["holds"] and "backlog" in behind["reasons"][0]
     assert behind["inbound_backlog_frames_max"] == 40
@@ -131,6 +150,18 @@ def test_frame_counter_and_slope() -> None:
     for t in (1.0, 1.02, 1.04, 1.2):
         counter.arrived(t)
     assert counter.frames == 4 and counter.max_gap_s == pytest.approx(0.16)
+    assert counter.max_late_s == 0.0  # no timestamps, no lateness
+
+    timed = FrameCounter()
+    wrap = 2**32 - 960  # the RTP clock wraps between the first two frames
+    # Arrival vs timestamp: on time, on time, 30 ms late, then a DTX gap (400 ms) on time.
+    arrivals = [(5.0, wrap), (5.02, wrap + 960), (5.07, wrap + 1920), (5.42, wrap + 20160)]
+    for at, pts in arrivals:
+        timed.arrived(at, pts % 2**32)
+    assert timed.max_late_s == pytest.approx(0.03)
+    timed.new_window()
+    timed.arrived(5.44, (wrap + 21120) % 2**32)
+    assert timed.max_late_s == pytest.approx(0.0, abs=1e-9)
     assert slope([0, 1, 2], [1.0, 3.0, 5.0]) == pytest.approx(2.0)
     assert slope([1, 1], [1.0, 2.0]) is None
 

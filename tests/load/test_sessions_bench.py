@@ -19,7 +19,10 @@ def test_quick_ramp_measures_every_step() -> None:
     assert all(step["holds"] for step in steps[:-1])
     first = steps[0]
     assert first["holds"], first  # one idle session is real time on any machine
-    assert 45 <= first["fps_median"] <= 55 and first["loss_in_pct"] == 0
+    # The idle agent's DTX keep-alives: 2.5 a second, none late by more than a few frames.
+    assert 2.0 <= first["fps_median"] <= 3.0 and first["loss_in_pct"] == 0
+    assert first["max_late_ms"] < 100
+    assert report["config"]["agent_audio"] == "opus dtx"
 
     for key in ("sessions_per_core", "idle_cpu_pct_per_session", "mem_mb_per_session"):
         assert report[key] is not None, key

@@ -20,6 +20,8 @@ from av import AudioFrame
 from voxroom.media.audio import rms_dbfs
 from voxroom.transport.p2p import tuning
 from voxroom.transport.p2p.opus import (
+    DTX_AFTER_SILENT_FRAMES,
+    DTX_INTERVAL_FRAMES,
     SILENT_FRAMES_BEFORE_CACHE,
     InlineAudioDecoding,
     MonoOpusDecoder,
@@ -107,6 +109,54 @@ async def test_sender_track_paces_packets_with_the_source_timestamps() -> None:
     assert source.readyState == "ended"
     with pytest.raises(MediaStreamError):
         await track.recv()
+
+
+async def test_dtx_idle_agent_sends_a_header_only_packet_every_400_ms() -> None:
+    """After speech and the 200 ms hangover of encoded silence, an idle agent sends one
+    zero-length Opus frame per 400 ms, on the frame grid; decoders play it as silence."""
+    source = PacedAudioTrack()
+    track = OpusSenderTrack(source, dtx=True)
+    source.push(tone(0.1, WIRE_RATE, 440, 0.3), WIRE_RATE)
+    packets = [await track.recv() for _ in range(4 + DTX_AFTER_SILENT_FRAMES + 3)]
+    track.stop()
+
+    sizes = [p.size for p in packets]
+    slots = [p.pts // FRAME_SAMPLES for p in packets]
+    assert all(p.pts % FRAME_SAMPLES == 0 for p in packets)
+    assert all(size > 20 for size in sizes[:4])  # the tone
+    entered = sizes.index(1)  # the first DTX packet closes the hangover
+    assert slots[: entered + 1] == list(range(slots[0], slots[0] + entered + 1))
+    assert entered >= DTX_AFTER_SILENT_FRAMES
+    assert sizes[entered:] == [1] * (len(packets) - entered)
+    assert [b - a for a, b in itertools.pairwise(slots[entered:])] == [DTX_INTERVAL_FRAMES] * (
+        len(packets) - entered - 1
+    )
+    assert not _decode_all([bytes(p) for p in packets[entered:]]).any()
+
+
+async def test_dtx_ends_at_the_next_frame_slot_when_audio_or_a_marker_is_queued() -> None:
+    """Audio queued during DTX goes out in the next 20 ms slot, not at the next keep-alive;
+    a marker queued alone fires without waiting for one either."""
+    source = PacedAudioTrack()
+    track = OpusSenderTrack(source, dtx=True)
+    source.push(tone(0.02, WIRE_RATE, 440, 0.3), WIRE_RATE)
+    packets = [await track.recv()]
+    while packets[-1].size != 1:
+        packets.append(await track.recv())
+    marked = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.06, source.mark, marked.set)
+    loop.call_later(0.1, source.push, tone(0.04, WIRE_RATE, 440, 0.3), WIRE_RATE)
+    entered = packets[-1]
+    speech = await track.recv()
+    while speech.size == 1:  # the marker's wake-up sends one more header-only packet
+        speech = await track.recv()
+    track.stop()
+
+    assert marked.is_set()
+    assert speech.size > 20
+    gap = (speech.pts - entered.pts) // FRAME_SAMPLES
+    assert 1 <= gap < DTX_INTERVAL_FRAMES  # woken by the push, not by the keep-alive timer
 
 
 async def test_loopback_call_decodes_audio_without_a_decoder_thread() -> None:

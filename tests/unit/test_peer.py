@@ -6,10 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import pytest
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
 
 from voxroom.config import IceServer, TransportConfig
 from voxroom.transport.p2p.peer import (
+    MAX_FILLED_GAP_S,
     MAX_MESSAGE_BYTES,
     MAX_PENDING_MESSAGES,
     OfferError,
@@ -165,3 +170,39 @@ async def test_an_offer_that_never_connects_is_closed_after_the_deadline() -> No
     finally:
         await server.close()
         await client.close()
+
+
+class _ScriptedAudioTrack(MediaStreamTrack):
+    """Inbound audio frames as aiortc delivers them: 20 ms mono, pts = the RTP timestamp."""
+
+    kind = "audio"
+
+    def __init__(self, timestamps: list[int]) -> None:
+        super().__init__()
+        self._timestamps = list(timestamps)
+
+    async def recv(self) -> AudioFrame:
+        if not self._timestamps:
+            raise MediaStreamError
+        frame = AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(np.full(960, 1000, np.int16).tobytes())
+        frame.sample_rate = 48000
+        frame.pts = self._timestamps.pop(0)
+        return frame
+
+
+async def test_gaps_in_inbound_timestamps_are_heard_as_silence(transport: P2PTransport) -> None:
+    """A peer using DTX sends nothing while quiet: the session must still hear that silence
+    (end of turn is decided on it), up to MAX_FILLED_GAP_S; the RTP clock may wrap."""
+    start = 2**32 - 1920
+    timestamps = [start, start + 960, (start + 960 * 21) % 2**32, (start + 960 * 22) % 2**32]
+    timestamps.append(timestamps[-1] + 960 + int(48000 * (MAX_FILLED_GAP_S + 1)))  # too long
+    transport._on_track(_ScriptedAudioTrack(timestamps))
+
+    chunks = [chunk async for chunk in transport.inbound_audio()]
+
+    # Five frames and one filled gap (16 kHz: 20 ms = 320 samples); the resampler's delay
+    # holds back the first frame's output, but the gap goes in between, in order.
+    assert len(chunks) == 6
+    assert chunks[2].size == 19 * 320 and not chunks[2].any()  # the 380 ms DTX gap
+    assert all(chunk.all() for chunk in chunks[3:])  # no silence for the gap over 2 s

@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, rtp
+from aiortc.rtp import RtpPacket
 
 from voxroom.transport.p2p import tuning
 
@@ -55,6 +56,31 @@ def test_shallow_jitter_buffer_caps_audio_prefetch_only(monkeypatch: pytest.Monk
 
     assert audio._prefetch == 1
     assert video._prefetch == 4
+
+
+def _audio_packet(sequence_number: int) -> RtpPacket:
+    packet = RtpPacket(payload_type=111, sequence_number=sequence_number, timestamp=960 * 7)
+    packet.timestamp += 960 * sequence_number
+    packet._data = bytes([sequence_number])  # type: ignore[attr-defined]  # depayloaded
+    return packet
+
+
+def test_audio_packets_leave_as_soon_as_they_are_next_in_sequence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aiortc released an audio packet only when the next one arrived: +20 ms on every
+    packet, +400 ms on a DTX keep-alive. Each is a whole frame, so it leaves on arrival;
+    after a gap the buffer waits for the missing packet, in order, as aiortc does."""
+    monkeypatch.setitem(tuning._settings, "prefetch", 0)
+    buffer = tuning.ShallowJitterBuffer(capacity=16, prefetch=4)
+
+    released = [buffer.add(_audio_packet(n))[1] for n in (100, 101, 103, 102)]
+
+    assert [f.data if f else None for f in released] == [b"d", b"e", None, b"f"]
+    assert released[0] is not None and released[0].timestamp == 960 * 107
+    # 103 waited behind 102; the next arrival releases it (one frame per arrival in aiortc)
+    late = buffer.add(_audio_packet(104))[1]
+    assert late is not None and (late.data, late.timestamp) == (b"g", 960 * 110)
 
 
 async def test_data_channel_retransmission_after_the_path_is_gone_is_quiet() -> None:

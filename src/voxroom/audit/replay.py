@@ -124,7 +124,7 @@ def replay(session_id: str, rows: list[StoredEvent], session_dir: Path, agent: s
     user_wav = session_dir / (saved["files"]["user"] if saved else "user.wav")
     if not user_wav.exists():
         raise FileNotFoundError(f"no user recording for session {session_id} at {user_wav}")
-    tuning.apply(jitter_prefetch=1, host_addresses=["127.0.0.1"])
+    tuning.apply(jitter_prefetch=0, host_addresses=["127.0.0.1"])
     with (
         tempfile.TemporaryDirectory(prefix="voxroom-replay-") as tmp,
         running_server(Path(tmp) / "server.log", "--agent", agent) as url,

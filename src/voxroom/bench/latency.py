@@ -134,7 +134,7 @@ async def _sequential_turns(audio_dir: Path, turns: int, transport_ms: float) ->
 
 
 def run_latency_bench(turns: int) -> dict[str, Any]:
-    tuning.apply(jitter_prefetch=1, host_addresses=["127.0.0.1"])
+    tuning.apply(jitter_prefetch=0, host_addresses=["127.0.0.1"])
     with tempfile.TemporaryDirectory(prefix="voxroom-bench-") as tmp:
         workdir = Path(tmp)
         with running_server(workdir / "server.log") as url:

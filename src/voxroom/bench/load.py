@@ -38,9 +38,11 @@ from voxroom.bench.harness import start_server, stop_server
 from voxroom.bench.noise import NOISE_DBFS, RepeatingFramesEncoder, noise_loop
 from voxroom.client import VoxroomClient
 from voxroom.config import VoxroomConfig
-from voxroom.transport.p2p.opus import OpusSenderTrack
+from voxroom.transport.p2p.opus import DTX_INTERVAL_FRAMES, OpusSenderTrack
 
 FRAME_RATE = 50.0  # 20 ms Opus frames each way
+DTX_FRAME_RATE = FRAME_RATE / DTX_INTERVAL_FRAMES  # an idle agent's keep-alives with DTX on
+RTP_CLOCK = 48000
 # The dev server's log records start "2026-01-01 12:00:00,000 LEVEL logger: message".
 LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ([A-Z]+) ")
 MAX_BLOCK_LINES = 40
@@ -81,10 +83,13 @@ def log_errors(log: str) -> list[str]:
 
 
 @contextmanager
-def load_server(workdir: Path, *, max_sessions: int, audit: bool = True) -> Iterator[LoadServer]:
+def load_server(
+    workdir: Path, *, max_sessions: int, audit: bool = True, dtx: bool = True
+) -> Iterator[LoadServer]:
     """`voxroom dev` on loopback with the packaged models, its own cache folder (the audit
     database and recordings go to `workdir`; the model files are the user's, linked in),
-    `max_sessions` sessions allowed and no per-address rate limit to speak of."""
+    `max_sessions` sessions allowed and no per-address rate limit to speak of. `dtx`: the
+    agent's Opus DTX (the server's default) or a continuous 50 packets/s when idle."""
     real_models = VoxroomConfig.from_env().models.cache_dir / "models"
     cache = workdir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -96,6 +101,7 @@ def load_server(workdir: Path, *, max_sessions: int, audit: bool = True) -> Iter
         "VOXROOM_SERVER__MAX_SESSIONS": str(max_sessions),
         "VOXROOM_AUDIT__ENABLED": "true" if audit else "false",
         "VOXROOM_AUDIT__URL": str(cache / "audit" / "audit.db"),
+        "VOXROOM_TRANSPORT__DTX": "true" if dtx else "false",
         # Every load client comes from 127.0.0.1: one address must be allowed the whole load.
         "VOXROOM_SERVER__RATE_LIMIT_PER_MINUTE": "100000",
         "VOXROOM_SERVER__RATE_LIMIT_BURST": "10000",
@@ -197,17 +203,35 @@ def machine_cpu_seconds() -> float:
 # --- the load client ---------------------------------------------------------------------
 @dataclass(slots=True)
 class FrameCounter:
-    """Arrivals of the agent's audio frames, without keeping or decoding-to-mono them."""
+    """Arrivals of the agent's audio frames, without keeping or decoding-to-mono them.
+
+    Lateness is the frame's arrival against its RTP timestamp: `arrival - timestamp` is
+    constant for a stream sent in real time (one clock, loopback), so each frame's offset
+    above the smallest seen is how late it came. That holds with DTX's gaps as well."""
 
     frames: int = 0
     last_at: float = 0.0
     max_gap_s: float = 0.0
+    first_pts: int | None = None
+    min_offset_s: float = float("inf")
+    max_late_s: float = 0.0  # since the last `new_window`
 
-    def arrived(self, now: float) -> None:
+    def arrived(self, now: float, pts: int | None = None) -> None:
         if self.last_at:
             self.max_gap_s = max(self.max_gap_s, now - self.last_at)
         self.last_at = now
         self.frames += 1
+        if pts is None:
+            return
+        if self.first_pts is None:
+            self.first_pts = pts
+        offset = now - ((pts - self.first_pts) % 2**32) / RTP_CLOCK  # RTP timestamps wrap
+        self.min_offset_s = min(self.min_offset_s, offset)
+        self.max_late_s = max(self.max_late_s, offset - self.min_offset_s)
+
+    def new_window(self) -> None:
+        self.max_gap_s = 0.0
+        self.max_late_s = 0.0
 
 
 @dataclass(slots=True)
@@ -231,6 +255,7 @@ class WindowResult:
     frames: int
     fps: float
     max_gap_ms: float
+    max_late_ms: float
     in_lost: int
     in_expected: int
     out_lost: int
@@ -244,6 +269,7 @@ class WindowResult:
             "frames": self.frames,
             "fps": round(self.fps, 2),
             "max_gap_ms": round(self.max_gap_ms, 1),
+            "max_late_ms": round(self.max_late_ms, 1),
             "in_lost": self.in_lost,
             "in_expected": self.in_expected,
             "out_lost": self.out_lost,
@@ -292,8 +318,8 @@ class LoadClient(VoxroomClient):
         counter = self.counter
         with contextlib.suppress(MediaStreamError):
             while True:
-                await track.recv()
-                counter.arrived(time.monotonic())
+                frame = await track.recv()
+                counter.arrived(time.monotonic(), frame.pts)
 
     async def counters(self) -> RtpCounters:
         out = RtpCounters(at=time.monotonic(), frames=self.counter.frames)
@@ -313,7 +339,7 @@ class LoadClient(VoxroomClient):
 
     async def mark(self) -> None:
         """Start a measurement window."""
-        self.counter.max_gap_s = 0.0
+        self.counter.new_window()
         self._mark = await self.counters()
         self._mark_messages = len(self.messages)
 
@@ -329,6 +355,7 @@ class LoadClient(VoxroomClient):
             frames=frames,
             fps=frames / seconds,
             max_gap_ms=self.counter.max_gap_s * 1000,
+            max_late_ms=self.counter.max_late_s * 1000,
             in_lost=in_lost,
             in_expected=in_received + in_lost,
             out_lost=max(0, end.out_lost - start.out_lost),

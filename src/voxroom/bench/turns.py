@@ -280,7 +280,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_turns_bench(quick: bool = False, voices: list[Voice] | None = None) -> dict[str, Any]:
-    tuning.apply(jitter_prefetch=1, host_addresses=["127.0.0.1"])
+    tuning.apply(jitter_prefetch=0, host_addresses=["127.0.0.1"])
     with tempfile.TemporaryDirectory(prefix="voxroom-turns-") as tmp:
         workdir = Path(tmp)
         with running_server(workdir / "server.log") as url:

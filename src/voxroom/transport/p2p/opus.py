@@ -8,7 +8,12 @@ encodes in ~0.15 ms and decodes in ~0.03 ms). So:
 
 - `OpusSenderTrack` encodes the paced agent audio itself, mono, and hands aiortc finished
   packets (its sender packs those inline). Silence after a short hangover is one cached
-  packet: an idle agent costs no encoding at all, and the stream stays continuous.
+  packet: an idle agent costs no encoding at all.
+- With DTX (the server's default, `transport.dtx`) an idle agent sends what libwebrtc sends
+  for Opus DTX: after 200 ms of encoded silence, one header-only packet (an Opus frame of
+  length 0, which decoders conceal as silence and NetEq takes as DTX) every 400 ms. That is
+  5 % of the packets of a continuous silent stream, and the per-packet cost (pacing wake-up,
+  RTP, SRTP, a `sendto`, the receiver's work) is most of what an idle session costs.
 - `InlineAudioDecoding` stands in for a receiver's decoder queue and decodes each frame as
   it is queued, straight into the track, mono.
 """
@@ -31,6 +36,8 @@ from voxroom.transport.p2p.outbound import FRAME_SAMPLES, WIRE_RATE, PacedAudioT
 
 OPUS_BITRATE = 96000  # aiortc's rate; mono voice at this rate is CELT-only, the cheapest mode
 SILENT_FRAMES_BEFORE_CACHE = 3  # let the encoder's state decay to silence first
+DTX_AFTER_SILENT_FRAMES = 10  # libwebrtc's hangover: 200 ms of silence before DTX
+DTX_INTERVAL_FRAMES = 20  # one packet per 400 ms in DTX, as libopus sends them
 _TIME_BASE = fractions.Fraction(1, WIRE_RATE)
 
 
@@ -47,6 +54,16 @@ class MonoOpusEncoder:
         self._codec.options = {"application": "voip"}
         self._silent_run = 0
         self._silence: bytes | None = None
+
+    @property
+    def in_dtx(self) -> bool:
+        """Silent long enough for discontinuous transmission (the silence packet is known)."""
+        return self._silence is not None and self._silent_run >= DTX_AFTER_SILENT_FRAMES
+
+    def dtx_packet(self) -> bytes:
+        """The stream's TOC byte alone (frame-count code 0): one frame of length 0."""
+        assert self._silence is not None
+        return bytes([self._silence[0] & 0xFC])
 
     def encode(self, samples: np.ndarray, silent: bool) -> bytes | None:
         """One frame's packet; None while the encoder is still buffering (its first frame)."""
@@ -70,15 +87,26 @@ class OpusSenderTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, source: PacedAudioTrack, encoder: MonoOpusEncoder | None = None) -> None:
+    def __init__(
+        self,
+        source: PacedAudioTrack,
+        encoder: MonoOpusEncoder | None = None,
+        *,
+        dtx: bool = False,
+    ) -> None:
         super().__init__()
         self.source = source
         self._encoder = encoder or MonoOpusEncoder()
+        self._dtx = dtx
 
     async def recv(self) -> Packet:  # type: ignore[type-arg]  # a Packet: aiortc packs it as is
         while True:
+            if self._dtx and self._encoder.in_dtx:
+                await self.source.skip_idle(DTX_INTERVAL_FRAMES - 1)
             chunk = await self.source.next_chunk()
             payload = self._encoder.encode(chunk.samples, chunk.silent)
+            if payload is not None and self._dtx and self._encoder.in_dtx:
+                payload = self._encoder.dtx_packet()
             if payload is not None:
                 packet = Packet(payload)
                 packet.pts = chunk.pts

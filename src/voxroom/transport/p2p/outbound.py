@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
+import math
 import time
 from collections import deque
 from typing import NamedTuple
@@ -18,6 +20,7 @@ from voxroom.transport.base import AudioObserver, AudioSink, Marker
 
 WIRE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms
+FRAME_S = FRAME_SAMPLES / WIRE_RATE
 _TIME_BASE = fractions.Fraction(1, WIRE_RATE)
 
 
@@ -46,6 +49,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         self._timestamp = 0
         self._observers: list[AudioObserver] = []
         self._paused = False
+        self._playable = asyncio.Event()  # set when there may be something to play again
 
     # --- AudioSink -------------------------------------------------------------------------
     def push(self, samples: np.ndarray, sample_rate: int) -> None:
@@ -53,9 +57,11 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         if wire.size:
             self._queue.append(wire)
             self._queued_samples += wire.size
+            self._playable.set()
 
     def mark(self, on_played: Marker) -> None:
         self._queue.append(on_played)
+        self._playable.set()
 
     def clear(self) -> float:
         dropped = self._queued_samples / WIRE_RATE
@@ -69,6 +75,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
 
     def resume(self) -> None:
         self._paused = False
+        self._playable.set()
 
     @property
     def queued_seconds(self) -> float:
@@ -127,6 +134,25 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
             for observer in self._observers:
                 observer(samples, WIRE_RATE)
         return PacedChunk(self._timestamp, samples, silent)
+
+    async def skip_idle(self, max_frames: int) -> None:
+        """Let up to `max_frames` frames of idle silence pass unsent (DTX): return as soon
+        as there is audio or a marker to play, with the frame clock moved past the frames
+        skipped, so the next `next_chunk` is the next frame slot from now."""
+        if self._start is None or (self._queue and not self._paused):
+            return
+        self._playable.clear()
+        last_slot = self._start + self._timestamp / WIRE_RATE
+        wait_s = max(0.0, last_slot + max_frames * FRAME_S - time.monotonic())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await self._playable.wait()
+        skipped = math.floor((time.monotonic() - last_slot) / FRAME_S)
+        self._timestamp += max(0, skipped) * FRAME_SAMPLES
+
+    def stop(self) -> None:
+        super().stop()
+        self._playable.set()
 
     async def recv(self) -> AudioFrame:
         chunk = await self.next_chunk()

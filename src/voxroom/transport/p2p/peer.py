@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 DATA_CHANNEL_LABEL = "voxroom"
 MAX_MESSAGE_BYTES = 16 * 1024
 MAX_PENDING_MESSAGES = 64
+# A gap in the inbound RTP timestamps (DTX from a peer that uses it, or lost packets) is
+# played to the session as silence, so turn-taking sees the silence it would have heard.
+# Up to 2 s: more than any end-of-turn decision waits; a longer gap is not replayed.
+MAX_FILLED_GAP_S = 2.0
 
 
 class OfferError(ValueError):
@@ -65,6 +69,7 @@ class P2PTransport(Transport):
         self.video_out: PacedVideoTrack = PacedVideoTrack()
         self._video_task: asyncio.Task[None] | None = None
         self._connect_timeout_s = config.connect_timeout_s
+        self._dtx = config.dtx
         self._connect_deadline: asyncio.Task[None] | None = None
         self._inbound: asyncio.Queue[MediaStreamTrack | None] = asyncio.Queue()
         self._inbound_track: MediaStreamTrack | None = None
@@ -85,7 +90,7 @@ class P2PTransport(Transport):
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not audio:
             raise OfferError("offer has no audio m-line")
-        audio[0].sender.replaceTrack(OpusSenderTrack(self.audio_out))
+        audio[0].sender.replaceTrack(OpusSenderTrack(self.audio_out, dtx=self._dtx))
         audio[0].direction = "sendrecv"
         for index, video in enumerate(t for t in self.pc.getTransceivers() if t.kind == "video"):
             if index == 0:
@@ -171,6 +176,7 @@ class P2PTransport(Transport):
         if self.closed.is_set():
             return
         resampler: StreamResampler | None = None
+        next_pts: int | None = None
         # A plain await per frame: `close` ends it (see `_end_inbound`). Racing each receive
         # against `closed` cost a task and a wait per 20 ms frame.
         while True:
@@ -182,6 +188,12 @@ class P2PTransport(Transport):
                 continue
             if resampler is None or resampler.in_rate != frame.sample_rate:
                 resampler = StreamResampler(frame.sample_rate, INBOUND_SAMPLE_RATE)
+            if frame.pts is not None:  # aiortc: the RTP timestamp, in samples of this rate
+                if next_pts is not None:
+                    gap = (frame.pts - next_pts) % 2**32  # RTP timestamps wrap
+                    if 0 < gap <= MAX_FILLED_GAP_S * frame.sample_rate:
+                        yield np.zeros(gap * INBOUND_SAMPLE_RATE // frame.sample_rate, np.int16)
+                next_pts = (frame.pts + frame.samples) % 2**32
             yield resampler.process(frame_to_mono(frame))
 
     def _end_inbound(self) -> None:

@@ -3,7 +3,11 @@
 - Host candidates: aioice skips 127.0.0.1, so a loopback-only host or a container gathers no
   candidate and the connection hangs in `new`. We choose the address list.
 - Receive delay: aiortc builds every audio receiver with a jitter buffer prefetching 4 packets
-  (~80 ms). The receiver constructs the class by module name, so a shallower one is swapped in.
+  (~80 ms), and even with no prefetch it releases a packet only when the next one arrives
+  (+20 ms; with DTX, +400 ms). The receiver constructs the class by module name, so a
+  shallower one is swapped in: with prefetch 0 (the default) an audio packet, a whole frame
+  in itself, leaves as soon as it is next in sequence. A voice agent does not play what it
+  receives, so it has no jitter to smooth, only latency to add.
 - Video delay: aiortc releases a video frame only when the next frame's first packet arrives
   (one frame interval per hop); frames now leave when their last (marker) packet is in:
   camera → annotated frame p50 ≈165 → ≈40 ms on loopback.
@@ -32,6 +36,7 @@ import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
 import aiortc.rtcsctptransport
 import aiortc.rtp
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from av import AudioFrame
 
@@ -40,7 +45,7 @@ from voxroom.transport.p2p.opus import InlineAudioDecoding
 from voxroom.transport.p2p.video import MarkerJitterBuffer
 
 log = logging.getLogger(__name__)
-_settings = {"prefetch": 1}
+_settings = {"prefetch": 0}
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
 
@@ -69,6 +74,16 @@ class ShallowJitterBuffer(MarkerJitterBuffer):
         if not is_video:
             prefetch = min(prefetch, _settings["prefetch"])
         super().__init__(capacity, prefetch=prefetch, is_video=is_video)
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        if self._is_video or self._prefetch > 0:
+            return super()._remove_frame(sequence_number)
+        assert self._origin is not None  # add() sets it before asking for a frame
+        packet = self._packets[self._origin % self.capacity]
+        if packet is None:  # the next in sequence is missing: wait, as aiortc does
+            return None
+        self.remove(1)
+        return JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 
 
 def _numpy_audio_level(frame: AudioFrame) -> int:
