@@ -27,14 +27,12 @@ machine (server + clients saturating every core) or at the step cap.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
 import json
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,19 +46,16 @@ from rich.table import Table
 from voxroom.bench.load import (
     DTX_FRAME_RATE,
     FRAME_RATE,
-    CommandChannel,
-    LoadClient,
     LoadServer,
     ProcessProbe,
-    WorkerProcess,
     cpu_seconds,
-    fetch_token,
     load_server,
     machine_cpu_seconds,
     slope,
     wait_for_sessions,
 )
 from voxroom.bench.noise import NOISE_DBFS
+from voxroom.bench.workers import WorkerProcess
 
 # Steps of 2 from 20 on, where a 2-core machine's limit lies: the figure is the largest
 # count that held, not that count rounded down to the ramp's last multiple of 4.
@@ -78,7 +73,7 @@ MAX_LOOP_CPU_PCT = 95.0
 MAX_BACKLOG_FRAMES = 10
 BACKLOG_SAMPLE_S = 0.5
 MACHINE_SATURATED = 0.95  # busy share of all cores above which the whole machine is the limit
-WORKER_MODULE = "voxroom.bench.sessions"
+WORKER_MODULE = "voxroom.bench.sessions_worker"
 
 
 # --- orchestration -----------------------------------------------------------------------
@@ -454,58 +449,3 @@ def print_sessions_report(report: dict[str, Any], as_json: bool) -> None:
     for step in report["steps"]:
         if not step["holds"]:
             console.print(f"[yellow]{step['sessions']} sessions: {'; '.join(step['reasons'])}")
-
-
-# --- the load-client worker (a child process) --------------------------------------------
-async def _worker(url: str) -> None:
-    from voxroom.transport.p2p import tuning
-
-    tuning.apply(jitter_prefetch=0, host_addresses=["127.0.0.1"])
-    channel = CommandChannel()
-    await channel.open()
-    clients: list[LoadClient] = []
-    token = await fetch_token(url)
-
-    async def connect() -> LoadClient:
-        client = LoadClient(url)
-        try:
-            await client.connect(token)
-        except BaseException:
-            await client.vanish()
-            raise
-        return client
-
-    try:
-        while (command := await channel.next()) is not None:
-            match command["cmd"]:
-                case "add":
-                    results = await asyncio.gather(
-                        *(connect() for _ in range(int(command["count"]))), return_exceptions=True
-                    )
-                    made = [c for c in results if isinstance(c, LoadClient)]
-                    clients.extend(made)
-                    errors = [repr(e) for e in results if not isinstance(e, LoadClient)]
-                    channel.reply({"event": "added", "ok": len(made), "errors": errors})
-                case "mark":
-                    await asyncio.gather(*(c.mark() for c in clients))
-                    channel.reply({"event": "marked"})
-                case "window":
-                    windows = await asyncio.gather(*(c.window() for c in clients))
-                    channel.reply({"event": "window", "sessions": [w.as_dict() for w in windows]})
-                case "close":
-                    break
-    finally:
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-        channel.reply({"event": "closed"})
-
-
-def _main() -> None:
-    parser = argparse.ArgumentParser(description="voxroom bench sessions load worker")
-    parser.add_argument("--worker", metavar="URL", required=True)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(_worker(args.worker))
-
-
-if __name__ == "__main__":
-    _main()

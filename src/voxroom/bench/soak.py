@@ -41,11 +41,9 @@ from rich.console import Console
 from rich.table import Table
 
 from voxroom.bench.load import (
-    CommandChannel,
     LoadClient,
     LoadServer,
     ProcessProbe,
-    WorkerProcess,
     abandoned_offer,
     fetch_token,
     health,
@@ -53,6 +51,7 @@ from voxroom.bench.load import (
     slope,
     wait_for_sessions,
 )
+from voxroom.bench.workers import CommandChannel, WorkerProcess
 
 WORKER_MODULE = "voxroom.bench.soak"
 SCENARIOS = {"chat": 30, "speak": 12, "idle": 18, "vanish": 25, "abandon": 15}
