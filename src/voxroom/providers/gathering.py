@@ -6,9 +6,12 @@ Handing one 0.1 ms Silero call to a thread pool costs ~0.18 ms of CPU in the han
 one thread and gathers: calls queued while the thread works, or within `gather_s` of the
 first when several sessions are active, run as one batch, whose results go back to the loop
 with one wake-up. With one session nothing waits; once calls from several sessions meet in
-a batch, a VAD decision waits at most `gather_s` (4 ms, against the 32 ms block it decides
-on). Measured with paced streams, CPU per call (inference ~0.11 ms included): 16 sessions
-296 → 185 µs, 32 sessions 299 → 153 µs.
+a batch, a VAD decision waits at most `gather_s` (8 ms, a quarter of the 32 ms block it
+decides on). Measured with paced streams, CPU per call (inference ~0.11 ms included): 16
+sessions 296 → 185 µs, 32 sessions 299 → 153 µs, with a 4 ms window. 8 ms, A/B at 16 idle
+sessions (server thread CPU, % of a core, two runs each): VAD thread 17.8 / 18.5 → 12.7 /
+13.0, event loop 45.4 / 42.9 → 39.7 / 40.2. It was 4 ms while barge-in took 120 ms; since
+inbound audio leaves the jitter buffer on arrival it takes ~60 ms, of the 150 ms allowed.
 
 `run_batched` goes one step further for a model that takes a batch: the calls of one gathered
 batch that name the same batch function run as one model call on a list of inputs.
@@ -27,7 +30,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 Item = TypeVar("Item")
 
-DEFAULT_GATHER_S = 0.004
+DEFAULT_GATHER_S = 0.008
 # Gathering stays on this long after calls last arrived together (several sessions): one
 # caller, however fast it calls (a replay), never waits.
 CONCURRENT_HOLD_S = 1.0
