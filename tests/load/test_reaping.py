@@ -14,13 +14,14 @@ from voxroom.bench.load import (
     LoadClient,
     LoadServer,
     ProcessProbe,
-    WorkerProcess,
     abandoned_offer,
     fetch_token,
     health,
     load_server,
     wait_for_sessions,
 )
+from voxroom.bench.sessions import WORKER_MODULE
+from voxroom.bench.workers import WorkerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +64,7 @@ async def test_killed_client_process_is_released(load: LoadServer, tmp_path: Pat
     probe = ProcessProbe(load.process)
     before, fds = await _count(load), probe.fds()
     worker = await WorkerProcess.start(
-        "voxroom.bench.sessions", ["--worker", load.url], tmp_path / "worker.log"
+        WORKER_MODULE, ["--worker", load.url], tmp_path / "worker.log"
     )
     reply = await worker.request({"cmd": "add", "count": 2}, timeout=60)
     assert reply["ok"] == 2, reply
