@@ -1,12 +1,15 @@
-"""Unit-test fixtures: a real aiortc SDP offer (made once, on loopback only)."""
+"""Unit-test fixtures: a real aiortc SDP offer (made once, on loopback only), session rigs."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
+
+from .session_rig import MakeRig, rig_factory
 
 
 async def _make_offer() -> str:
@@ -33,3 +36,10 @@ def offer_sdp() -> str:
 def private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Nothing a unit test does may land in the user's ~/.cache/voxroom (audit DB, secret)."""
     monkeypatch.setenv("VOXROOM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+async def make_rig() -> AsyncIterator[MakeRig]:
+    """Builds AgentSessions over fakes (see session_rig.Rig); ends them after the test."""
+    async for make in rig_factory():
+        yield make
