@@ -29,6 +29,20 @@ from voxroom.transport.base import AudioSink, Marker, Transport
 BLOCK = 512  # VAD block at 16 kHz = 32 ms
 
 
+# The scripted-VAD timeline the session and listener tests state (see test_turns): speech
+# starts after 5 blocks, the pause after 5 silent blocks, end of turn after 16 silent blocks;
+# no interim captions unless a test asks for them.
+SPEECH, QUIET = 0.9, 0.0
+TIMELINE = {
+    "onset_ms": 32,
+    "min_speech_ms": 160,
+    "speculative_stt_after_ms": 160,
+    "end_of_turn_silence_ms": 500,
+    "interim_interval_ms": 0,
+    "interim_after_ms": 0,
+}
+
+
 def block(index: int) -> np.ndarray:
     """A VAD-sized block whose every sample is `index`, so transcribed audio is traceable."""
     return np.full(BLOCK, index, dtype=np.int16)

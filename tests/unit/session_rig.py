@@ -14,6 +14,7 @@ from voxroom.config import TurnConfig, VoxroomConfig
 from voxroom.providers.factory import ModelSet
 
 from .fakes import (
+    TIMELINE,
     FakeAgent,
     FakeLLM,
     FakeSink,
@@ -28,15 +29,6 @@ from .fakes import (
 
 REPLY = "Hello there. How are you today? I am fine."
 SENTENCES = ["Hello there.", "How are you today?", "I am fine."]
-SPEECH, QUIET = 0.9, 0.0
-# Speech start after 5 blocks, speculative STT after 5 silent blocks, end after 16 (512 ms).
-TIMELINE = {
-    "onset_ms": 32,
-    "min_speech_ms": 160,
-    "speculative_stt_after_ms": 160,
-    "end_of_turn_silence_ms": 500,
-    "interim_interval_ms": 0,
-}
 
 
 @dataclass

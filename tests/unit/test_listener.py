@@ -13,19 +13,17 @@ from voxroom.agent.timing import TurnTimings
 from voxroom.config import TurnConfig
 from voxroom.providers.base import ProviderError, Transcript
 
-from .fakes import AudioFeed, FakeSTT, FakeVAD, block, block_ids, eventually
-
-SPEECH, QUIET = 0.9, 0.0
-# The timeline these tests state (see test_turns): speech start after 5 blocks, pause after 5
-# silent blocks, end of turn after 16 silent blocks; no interim captions unless asked for.
-TIMELINE = {
-    "onset_ms": 32,
-    "min_speech_ms": 160,
-    "speculative_stt_after_ms": 160,
-    "end_of_turn_silence_ms": 500,
-    "interim_interval_ms": 0,
-    "interim_after_ms": 0,
-}
+from .fakes import (
+    QUIET,
+    SPEECH,
+    TIMELINE,
+    AudioFeed,
+    FakeSTT,
+    FakeVAD,
+    block,
+    block_ids,
+    eventually,
+)
 
 
 class Recorder:

@@ -12,6 +12,8 @@ from voxroom.config import VoxroomConfig
 from voxroom.providers.base import ChatMessage, LLMRequest
 
 from .fakes import (
+    QUIET,
+    SPEECH,
     FakeAgent,
     FakeLLM,
     FakeSTT,
@@ -19,10 +21,8 @@ from .fakes import (
     eventually,
 )
 from .session_rig import (
-    QUIET,
     REPLY,
     SENTENCES,
-    SPEECH,
     MakeRig,
     is_agent,
     queue_whole_reply,

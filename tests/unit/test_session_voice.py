@@ -13,6 +13,8 @@ from voxroom.agent.session import APOLOGY
 from voxroom.providers.base import ChatMessage, LLMRequest, ProviderError
 
 from .fakes import (
+    QUIET,
+    SPEECH,
     FakeAgent,
     FakeLLM,
     FakeSTT,
@@ -21,13 +23,23 @@ from .fakes import (
     eventually,
 )
 from .session_rig import (
-    QUIET,
     REPLY,
-    SPEECH,
     MakeRig,
+    Rig,
     is_agent,
     queue_whole_reply,
 )
+
+
+async def chat_into_an_apology(rig: Rig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A chat whose reply fails: the error message and the apology's final caption."""
+    rig.chat("hi")
+    error = await rig.transport.wait_for(lambda m: m["type"] == "error")
+    apology = await rig.transport.wait_for(
+        lambda m: m["type"] == "transcript" and m["final"] and m["text"] == APOLOGY
+    )
+    await rig.idle()
+    return error, apology
 
 
 # --- provider failures -------------------------------------------------------------------
@@ -37,12 +49,7 @@ async def test_llm_failure_sends_an_error_apologizes_and_the_next_chat_still_wor
     llm = FakeLLM(ProviderError("model crashed"), "Second try works.")
     rig = await make_rig(llm=llm)
 
-    rig.chat("hi")
-    error = await rig.transport.wait_for(lambda m: m["type"] == "error")
-    apology = await rig.transport.wait_for(
-        lambda m: m["type"] == "transcript" and m["final"] and m["text"] == APOLOGY
-    )
-    await rig.idle()
+    error, apology = await chat_into_an_apology(rig)
 
     assert "model crashed" in error["message"]
     assert apology["role"] == "agent" and apology["turn_id"] == 1
@@ -95,12 +102,7 @@ async def test_tts_failure_sends_an_error_and_shows_the_apology_as_text(
 
     rig = await make_rig(tts=BrokenTTS())
 
-    rig.chat("hi")
-    error = await rig.transport.wait_for(lambda m: m["type"] == "error")
-    caption = await rig.transport.wait_for(
-        lambda m: m["type"] == "transcript" and m["final"] and m["text"] == APOLOGY
-    )
-    await rig.idle()
+    error, caption = await chat_into_an_apology(rig)
 
     assert "voice missing" in error["message"]
     assert caption["interrupted"] is False
