@@ -37,10 +37,10 @@ from voxroom.bench.noise import NOISE_DBFS, RepeatingFramesEncoder, noise_loop
 from voxroom.client import VoxroomClient
 from voxroom.config import VoxroomConfig
 from voxroom.transport.p2p.opus import DTX_INTERVAL_FRAMES, OpusSenderTrack
+from voxroom.transport.p2p.outbound import WIRE_RATE
 
 FRAME_RATE = 50.0  # 20 ms Opus frames each way
 DTX_FRAME_RATE = FRAME_RATE / DTX_INTERVAL_FRAMES  # an idle agent's keep-alives with DTX on
-RTP_CLOCK = 48000
 # The dev server's log records start "2026-01-01 12:00:00,000 LEVEL logger: message".
 LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ([A-Z]+) ")
 MAX_BLOCK_LINES = 40
@@ -223,7 +223,7 @@ class FrameCounter:
             return
         if self.first_pts is None:
             self.first_pts = pts
-        offset = now - ((pts - self.first_pts) % 2**32) / RTP_CLOCK  # RTP timestamps wrap
+        offset = now - ((pts - self.first_pts) % 2**32) / WIRE_RATE  # RTP timestamps wrap
         self.min_offset_s = min(self.min_offset_s, offset)
         self.max_late_s = max(self.max_late_s, offset - self.min_offset_s)
 

@@ -124,7 +124,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
             self._start = time.monotonic()
         else:
             self._timestamp += FRAME_SAMPLES
-            delay = self._start + self._timestamp / WIRE_RATE - time.monotonic()
+            delay = self._slot_time() - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
         played_before = self._played_samples
@@ -135,6 +135,11 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
                 observer(samples, WIRE_RATE)
         return PacedChunk(self._timestamp, samples, silent)
 
+    def _slot_time(self) -> float:
+        """When the current frame is due (monotonic seconds)."""
+        assert self._start is not None
+        return self._start + self._timestamp / WIRE_RATE
+
     async def skip_idle(self, max_frames: int) -> None:
         """Let up to `max_frames` frames of idle silence pass unsent (DTX): return as soon
         as there is audio or a marker to play, with the frame clock moved past the frames
@@ -142,7 +147,7 @@ class PacedAudioTrack(MediaStreamTrack, AudioSink):
         if self._start is None or (self._queue and not self._paused):
             return
         self._playable.clear()
-        last_slot = self._start + self._timestamp / WIRE_RATE
+        last_slot = self._slot_time()
         wait_s = max(0.0, last_slot + max_frames * FRAME_S - time.monotonic())
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait_s):
