@@ -27,7 +27,7 @@ from .fakes import (
 
 
 class Recorder:
-    """ListenerEvents that writes everything down; replies count as released unless told."""
+    """ListenerEvents that writes everything down; replies count as heard unless told."""
 
     def __init__(self) -> None:
         self.counter = 0
@@ -35,7 +35,7 @@ class Recorder:
         self.turns: list[tuple[str, TurnTimings]] = []
         self.errors: list[str] = []
         self.transcribed: list[tuple[int, str, str]] = []
-        self.released = True
+        self.heard = True
 
     def kinds(self) -> list[object]:
         return [entry[0] for entry in self.log]
@@ -73,8 +73,8 @@ class Recorder:
     def on_turn_confirmed(self, turn_id: int) -> None:
         self.log.append(("confirmed", turn_id))
 
-    def reply_released(self, turn_id: int) -> bool:
-        return self.released
+    def reply_heard(self, turn_id: int) -> bool:
+        return self.heard
 
     def on_turn_merged(self, turn_id: int) -> None:
         self.log.append(("merged", turn_id))
@@ -272,7 +272,7 @@ async def test_speech_resuming_before_the_reply_plays_continues_the_same_turn(ha
     stt = FakeSTT()
     turn = [SPEECH] * 5 + [QUIET] * 16
     h = make(harnesses, turn + turn, stt, incomplete_turn_silence_ms=60_000)
-    h.events.released = False  # the reply for turn 1 has not started playing
+    h.events.heard = False  # the reply for turn 1 has not started playing
 
     await h.blocks(0, 42)
     await eventually(lambda: len(h.events.turns) == 2)

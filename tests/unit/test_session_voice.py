@@ -175,6 +175,38 @@ async def test_trailing_off_turn_holds_its_reply_and_merges_when_the_user_goes_o
     ]
 
 
+async def test_finished_turn_merges_when_the_user_goes_on_before_the_reply_is_heard(
+    make_rig: MakeRig,
+) -> None:
+    """ "Wait." sounds finished, so its reply may play as soon as it is ready; but the user
+    went on ("… stop, I have a question") before any of it was audible: one turn."""
+    turn = [SPEECH] * 5 + [QUIET] * 16
+    vad = FakeVAD(turn + turn)
+    texts = iter(["Wait.", "Wait, stop, I have a question."])
+    stt = FakeSTT(lambda _: next(texts))
+    first_reply_may_go_on = asyncio.Event()
+    llm = FakeLLM(["Sure", first_reply_may_go_on, " thing."], "Go ahead.")
+    rig = await make_rig(vad=vad, stt=stt, llm=llm)
+
+    await rig.speak(0, 21)
+    await rig.user_final(turn_id=1)
+    await eventually(lambda: len(llm.requests) == 1)  # confirmed, generating, not audible yet
+    await rig.speak(21, 21)  # the user goes on
+    first_reply_may_go_on.set()
+    final = await rig.agent_final(turn_id=1)
+    await rig.idle()
+
+    assert final["text"] == "Go ahead."
+    assert [m["text"] for m in rig.transport.transcripts("user")][-1] == (
+        "Wait, stop, I have a question."
+    )
+    assert "Sure thing." not in [m["text"] for m in rig.transport.transcripts("agent")]
+    assert rig.session.context.history == [
+        ChatMessage("user", "Wait, stop, I have a question."),
+        ChatMessage("assistant", "Go ahead.", interrupted=False),
+    ]
+
+
 async def test_empty_transcript_is_ignored(make_rig: MakeRig) -> None:
     vad = FakeVAD([SPEECH] * 5 + [QUIET] * 16)
     stt = FakeSTT("   ")

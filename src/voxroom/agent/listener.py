@@ -4,8 +4,9 @@
   hidden inside the end-of-turn silence instead of added after it.
 - The end of a turn is provisional: its transcript starts the reply at once, but playout waits
   for confirmation — immediately if the words sound finished, after a longer silence if they
-  trail off ("… and"). Speech that resumes before the reply plays continues the same turn
-  (the held reply is discarded), so a mid-sentence pause never gets an answer.
+  trail off ("… and"). Speech that resumes before any of the reply is heard continues the
+  same turn (the reply is discarded), so a mid-sentence pause never gets an answer, even
+  when the words before it sounded finished ("Wait, … stop, I have a question").
 - Interim captions come from re-transcribing the growing utterance when the recognizer is idle.
 """
 
@@ -48,7 +49,7 @@ class ListenerEvents(Protocol):
         self, text: str, timings: TurnTimings, avg_logprob: float | None = None
     ) -> Awaitable[None]: ...
     def on_turn_confirmed(self, turn_id: int) -> None: ...
-    def reply_released(self, turn_id: int) -> bool: ...
+    def reply_heard(self, turn_id: int) -> bool: ...
     def on_turn_merged(self, turn_id: int) -> None: ...
     def on_error(self, message: str) -> None: ...
 
@@ -128,8 +129,8 @@ class SpeechListener:
 
     def _begin_turn(self) -> None:
         ended = self._ended
-        if ended is not None and not self._events.reply_released(ended.turn_id):
-            # The user went on before the reply played: one turn, the held reply discarded.
+        if ended is not None and not self._events.reply_heard(ended.turn_id):
+            # The user went on before hearing the reply: one turn, the reply discarded.
             self._cancel_finalizing()
             self._events.on_turn_merged(ended.turn_id)
             self._turn_id = ended.turn_id

@@ -144,7 +144,9 @@ class AgentSession:
     def on_voice_onset(self) -> None:
         """Voice over a released reply: silence it at once; words decide whether for good."""
         reply = self._reply
-        if reply is not None and reply.released.is_set() and self._paused_reply is None:
+        if reply is None or reply.discarded or not reply.released.is_set():
+            return
+        if self._paused_reply is None:
             self.transport.audio_out.pause()
             self._paused_reply = reply
 
@@ -163,7 +165,10 @@ class AgentSession:
         if self._reply is not None and self._reply.turn_id == turn_id:
             self._reply.release()
 
-    def reply_released(self, turn_id: int) -> bool:
+    def reply_heard(self, turn_id: int) -> bool:
+        reply = self._reply
+        if reply is not None and reply.turn_id == turn_id and not reply.spoken:
+            return False  # ready or in the making, but not a sound of it played yet
         return turn_id in self._confirmed_turns
 
     def on_turn_merged(self, turn_id: int) -> None:
