@@ -61,13 +61,19 @@ def running_server(log_path: Path, *extra: str) -> Iterator[str]:
 
 
 def espeak_wav(
-    text: str, path: Path, *, lead_s: float = 0.0, tail_s: float = 0.0, words_per_minute: int = 140
+    text: str,
+    path: Path,
+    *,
+    lead_s: float = 0.0,
+    tail_s: float = 0.0,
+    words_per_minute: int = 140,
+    voice: str = "en-us",
 ) -> Path:
     """Speech made with espeak-ng (padded with sox), as a 16-bit mono WAV.
 
     140 wpm: Whisper base mishears faster espeak-ng speech ("capital and friends")."""
     raw = path.with_suffix(".raw.wav")
-    command = ["espeak-ng", "-v", "en-us", "-s", str(words_per_minute), "-w", str(raw), text]
+    command = ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), text]
     subprocess.run(command, check=True, capture_output=True)
     if lead_s or tail_s:
         subprocess.run(["sox", str(raw), str(path), "pad", str(lead_s), str(tail_s)], check=True)

@@ -62,6 +62,7 @@ def build_stt(entry: str, config: ModelsConfig, cache: ModelCache) -> STT:
         language=config.language,
         beam_size=config.stt_beam_size,
         threads=config.stt_threads,
+        fitted_window=config.stt_fitted_window,
     )
 
 

@@ -1,21 +1,40 @@
-"""faster-whisper (CTranslate2) speech-to-text, int8 on CPU."""
+"""faster-whisper (CTranslate2) speech-to-text, int8 on CPU.
+
+Whisper's encoder is specified for a 30 s window, and faster-whisper always pads to it: for
+a 2 s question that window is almost all of the cost (≈ 780 of ≈ 950 ms here). Utterances
+that fit are encoded in a window fitted to them instead (the audio plus a second, at least
+`MIN_WINDOW_S`), and faster-whisper's own decoding loop (temperature fallback, no-speech
+and compression checks) runs on that encoder output. Measured on 58 espeak-ng and Piper
+utterances of 0.5–7 s: word error rate 6.4 % against 7.1 % for the 30 s window, 269 against
+1062 ms median. Shorter minimum windows make the decoder loop ("Yes Yes Yes…") because it
+never sees the padding it was trained to stop at.
+"""
 
 from __future__ import annotations
 
-import math
+import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import Segment, TranscriptionOptions, get_suppressed_tokens
 
 from voxroom.media.audio import int16_to_float
 from voxroom.providers.base import STT, ModelRunner, Transcript
 
 NO_SPEECH_PROB = 0.6  # Whisper's own thresholds for "this segment is silence"
 LOW_LOGPROB = -1.0
+MIN_WINDOW_S = 10.0
+WINDOW_MARGIN_S = 1.0
+FULL_WINDOW_S = 30.0
+MIN_LANGUAGE_PROB = 0.5
 
 
-def _window_seconds(audio_seconds: float) -> int:
-    return min(30, max(8, math.ceil(audio_seconds) + 2))
+def window_frames(audio_seconds: float, frames_per_second: int) -> int | None:
+    """Encoder frames for an utterance, or None when it needs Whisper's long-form path."""
+    seconds = max(MIN_WINDOW_S, audio_seconds + WINDOW_MARGIN_S)
+    return None if seconds >= FULL_WINDOW_S else round(seconds * frames_per_second)
 
 
 class WhisperSTT(STT):
@@ -29,40 +48,114 @@ class WhisperSTT(STT):
         beam_size: int = 1,
         threads: int = 2,
         task: str = "transcribe",
+        fitted_window: bool = True,
     ) -> None:
         self._model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=threads)
         self._language = language
         self._beam_size = beam_size
         self._task = task
+        self._fitted_window = fitted_window
+        # The options faster-whisper's `transcribe` builds from these same arguments.
+        self._options = TranscriptionOptions(
+            beam_size=beam_size,
+            best_of=5,
+            patience=1.0,
+            length_penalty=1.0,
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            log_prob_threshold=LOW_LOGPROB,
+            no_speech_threshold=NO_SPEECH_PROB,
+            compression_ratio_threshold=2.4,
+            condition_on_previous_text=False,
+            prompt_reset_on_temperature=0.5,
+            temperatures=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            initial_prompt=None,
+            prefix=None,
+            suppress_blank=True,
+            # The special tokens; they do not depend on the language.
+            suppress_tokens=get_suppressed_tokens(self._tokenizer(language or "en"), [-1]),
+            without_timestamps=True,
+            max_initial_timestamp=1.0,
+            word_timestamps=False,
+            prepend_punctuations="\"'“¿([{-",
+            append_punctuations="\"'.。,，!！?？:：”)]}、",
+            multilingual=False,
+            max_new_tokens=None,
+            clip_timestamps="0",
+            hallucination_silence_threshold=None,
+            hotwords=None,
+        )
         # One decode at a time: on a small CPU, parallel decodes only slow each other down.
         self.runner = ModelRunner("stt", workers=1)
 
     def _transcribe_blocking(self, samples: np.ndarray) -> Transcript:
-        segments, info = self._model.transcribe(
-            int16_to_float(samples),
-            language=self._language,
-            task=self._task,
-            beam_size=self._beam_size,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            vad_filter=False,
-            # Whisper encodes a fixed 30 s window; a window fitted to the utterance cut the
-            # time per 2–4 s question from 1323 to 899 ms here with identical transcripts.
-            chunk_length=_window_seconds(samples.size / self.sample_rate),
+        audio = int16_to_float(samples)
+        seconds = samples.size / self.sample_rate
+        frames = (
+            window_frames(seconds, self._model.frames_per_second) if self._fitted_window else None
         )
+        fitted = None if frames is None else self._transcribe_fitted(audio, frames)
+        if fitted is None:
+            segments, info = self._model.transcribe(
+                audio,
+                language=self._language,
+                task=self._task,
+                beam_size=self._beam_size,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+            )
+            fitted = self._speech(segments), info.language
+        kept, language = fitted
+        text = " ".join(segment.text.strip() for segment in kept).strip()
+        return Transcript(
+            text=text,
+            language=language,
+            audio_seconds=seconds,
+            avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else None,
+        )
+
+    def _transcribe_fitted(
+        self, audio: np.ndarray, frames: int
+    ) -> tuple[list[Segment], str] | None:
+        """Decode in a fitted window; None when the language is unclear in it."""
+        # Padded with zero features, as faster-whisper pads its 30 s window. (Padding with
+        # silent audio instead: word error rate 8.3 % against 6.4 % on the same utterances.)
+        content = self._model.feature_extractor(audio)[:, :frames]
+        features = np.zeros((content.shape[0], frames), dtype=np.float32)
+        features[:, : content.shape[1]] = content
+        encoded = self._model.encode(features)
+        language = self._language
+        if language is None:
+            # The fitted window is less sure of a language than the full one ("Guten Morgen"
+            # came out as Latin): leave an unclear case to the full window.
+            token, probability = self._model.model.detect_language(encoded)[0][0]
+            if probability < MIN_LANGUAGE_PROB:
+                return None
+            language = token[2:-2]  # "<|de|>"
+        # A fresh copy: generate_segments rewrites fields of the options it is given.
+        options = dataclasses.replace(self._options)
+        segments = self._model.generate_segments(
+            features, self._tokenizer(language), options, log_progress=False, encoder_output=encoded
+        )
+        return self._speech(segments), language
+
+    def _tokenizer(self, language: str) -> Tokenizer:
+        return Tokenizer(
+            self._model.hf_tokenizer,
+            self._model.model.is_multilingual,
+            task=self._task,
+            language=language,
+        )
+
+    @staticmethod
+    def _speech(segments: Iterable[Segment]) -> list[Segment]:
         # Whisper invents words for noise ("Thank you."); drop what it rates as non-speech.
-        kept = [
+        return [
             segment
             for segment in segments
             if not (segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOW_LOGPROB)
         ]
-        text = " ".join(segment.text.strip() for segment in kept).strip()
-        return Transcript(
-            text=text,
-            language=info.language,
-            audio_seconds=samples.size / 16000,
-            avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else None,
-        )
 
     @property
     def idle(self) -> bool:
