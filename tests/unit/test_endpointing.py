@@ -1,0 +1,68 @@
+"""agent/endpointing.py: what sounds finished, and what is only a backchannel."""
+
+from __future__ import annotations
+
+import pytest
+
+from voxroom.agent.endpointing import BackchannelFilter, SemanticEndpointing
+
+
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("What is the capital of France?", True),
+        ("I would like to book a table and", False),
+        ("Let me think...", False),
+        ("The capital of", False),
+        ("Stop.", True),
+        ("", False),
+    ],
+)
+def test_looks_complete(text: str, complete: bool) -> None:
+    assert SemanticEndpointing().looks_complete(text) is complete
+
+
+# How Whisper wrote Piper's and espeak-ng's "mm hmm", "uh huh" and "yeah" in `bench turns`
+# and in transcriptions of them one by one.
+HUMS = [
+    "Mm-hmm.",
+    "M.M.",
+    "M.M.E.R.",
+    "MMR.",
+    "MMM",
+    "mml.",
+    "MMO.",
+    "M-M-F-M.",
+    "MM that.",
+    "Uh-huh.",
+    "uh uh uh uh uh",
+    "Aha.",
+    "",
+]
+
+
+@pytest.mark.parametrize("heard", HUMS)
+def test_hums_and_acknowledgements_are_backchannels(heard: str) -> None:
+    assert BackchannelFilter().is_backchannel(heard, avg_logprob=-0.7)
+
+
+@pytest.mark.parametrize(
+    ("heard", "avg_logprob"),
+    [
+        ("Stop!", -0.9),  # an interrupting word, however unsure
+        ("No, Paris.", -0.5),
+        ("Hmm, no.", -0.9),
+        ("Tell me more about that.", -0.4),
+        ("Berlin.", -0.3),  # one word it is sure of
+        ("A B C D E F G.", -0.2),  # longer than a hum
+    ],
+)
+def test_words_are_not_backchannels(heard: str, avg_logprob: float) -> None:
+    assert not BackchannelFilter().is_backchannel(heard, avg_logprob)
+
+
+@pytest.mark.parametrize("heard", ["Emenda.", "and remember."])
+def test_one_or_two_unsure_words_are_a_hum(heard: str) -> None:
+    assert BackchannelFilter().is_backchannel(heard, avg_logprob=-0.95)
+    assert not BackchannelFilter().is_backchannel(heard, avg_logprob=-0.5)
+    assert not BackchannelFilter().is_backchannel(f"{heard} Stop!", avg_logprob=-0.95)
