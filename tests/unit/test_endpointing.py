@@ -34,6 +34,7 @@ HUMS = [
     "MMO.",
     "M-M-F-M.",
     "MM that.",
+    "M.M. Phen",
     "Uh-huh.",
     "uh uh uh uh uh",
     "Aha.",

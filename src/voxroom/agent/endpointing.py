@@ -54,7 +54,7 @@ _HUM_WORD = re.compile(r"^(?:mm+[a-z]?|hm+)$")  # "MMR.", "mml.", "MMO.": a hum 
 class BackchannelFilter:
     """A short utterance of only acknowledgement words (or no words) is not an interruption;
     nor is a hum as Whisper writes it: "MMR.", letters ("M.M.E.R.", "M-M-F-M."), a hum with a
-    guessed word ("MM that."), or one or two words it is unsure of ("Emenda.", "and
+    guessed word ("MM that.", "M.M. Phen"), or one or two words it is unsure of ("Emenda.", "and
     remember.": mean log-probability below `min_short_logprob`). An interrupting word
     ("stop", "no", ...) always interrupts. Measured on espeak-ng and Piper voices, hums came
     out at -0.87 to -1.16 and real single words at -0.12 to -0.80."""
@@ -68,12 +68,13 @@ class BackchannelFilter:
         tokens = _WORD.findall(text.lower())
         if any(t in self.interrupting_words for t in tokens):
             return False
+        letters = [t for t in tokens if len(t) == 1]
         hums = [t for t in tokens if _HUM_WORD.match(t) or _LETTER_STRING.match(t)]
+        if len(letters) > 1:
+            hums += letters  # "M.M. Phen": a hum spelled out, then a guess
         if len(tokens) <= self.max_words and hums:
             return True  # a hum with a word Whisper guessed ("MM that.")
-        if len(tokens) <= 2 * self.max_words and all(
-            t in self.words or t in hums or len(t) == 1 for t in tokens
-        ):
+        if len(tokens) <= 2 * self.max_words and all(t in self.words or t in hums for t in tokens):
             return True  # acknowledgements ("uh uh uh uh"), a hum spelled out ("M.M.E.R.")
         unsure = avg_logprob is not None and avg_logprob < self.min_short_logprob
         return len(tokens) <= 2 and unsure
