@@ -56,10 +56,12 @@ class ReceivedAudio:
         for arrived, level in zip(self.times, self.levels, strict=True):
             if arrived < start:
                 continue
+            # Checked first: with DTX a quiet agent sends no frames, so the frame after the
+            # gap may already be its next utterance.
+            if last is not None and arrived - last >= gap_s:
+                return last
             if level > SPEECH_DBFS:
                 last = arrived
-            elif last is not None and arrived - last >= gap_s:
-                return last
         return None
 
     def speech_seconds_between(self, start: float, end: float = float("inf")) -> float:
