@@ -35,6 +35,8 @@ HUMS = [
     "M-M-F-M.",
     "MM that.",
     "M.M. Phen",
+    "M-M-Them",
+    "Remember.",
     "Uh-huh.",
     "uh uh uh uh uh",
     "Aha.",

@@ -15,10 +15,11 @@ TRAILING_WORDS = frozenset(
     "to of in on at for with from by about into like as "
     "um uh er erm hmm well which who whose where what how is are was were".split()
 )
-# Acknowledgements and fillers, including how Whisper writes hummed ones ("M.M.", "Uh uh").
+# Acknowledgements and fillers, including how Whisper writes hummed ones ("M.M.", "Uh uh";
+# Piper's "mm hmm" came back as "Remember." in 4 of 48 renditions, "Amen, though." in 1).
 BACKCHANNELS = frozenset(
     "m mm mmm mhm mmhmm mm-hmm mm-hm hm hmm uh um uh-huh uhhuh uh-uh aha yeah yep yes ok okay "
-    "right sure i see got it oh ah wow nice cool great".split()
+    "right sure i see got it oh ah wow nice cool great remember amen".split()
 )
 _WORD = re.compile(r"[a-z'-]+")
 
@@ -46,7 +47,8 @@ class SemanticEndpointing:
 INTERRUPTING_WORDS = frozenset(
     "stop wait no hold hey sorry excuse pause listen actually but what why how who".split()
 )
-_LETTER_STRING = re.compile(r"^(?:[a-z]-)+[a-z]$")  # "m-m-f-m": Whisper spelling a hum
+# "m-m-f-m", "m-m-them": Whisper spelling a hum (and guessing a word at its end)
+_LETTER_STRING = re.compile(r"^(?:[a-z]-)+[a-z]+$")
 _HUM_WORD = re.compile(r"^(?:mm+[a-z]?|hm+)$")  # "MMR.", "mml.", "MMO.": a hum as one word
 
 
