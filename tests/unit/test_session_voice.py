@@ -42,6 +42,15 @@ async def chat_into_an_apology(rig: Rig) -> tuple[dict[str, Any], dict[str, Any]
     return error, apology
 
 
+async def two_utterances(make_rig: MakeRig, texts: list[str], llm: FakeLLM, **turns: float) -> Rig:
+    """A rig whose scripted VAD hears two utterances (blocks 0–20 and 21–41), transcribed
+    as `texts` in order."""
+    turn = [SPEECH] * 5 + [QUIET] * 16
+    heard = iter(texts)
+    stt = FakeSTT(lambda _: next(heard))
+    return await make_rig(vad=FakeVAD(turn + turn), stt=stt, llm=llm, **turns)
+
+
 # --- provider failures -------------------------------------------------------------------
 async def test_llm_failure_sends_an_error_apologizes_and_the_next_chat_still_works(
     make_rig: MakeRig,
@@ -149,12 +158,13 @@ async def test_voice_resume_discards_the_speculative_transcript(make_rig: MakeRi
 async def test_trailing_off_turn_holds_its_reply_and_merges_when_the_user_goes_on(
     make_rig: MakeRig,
 ) -> None:
-    turn = [SPEECH] * 5 + [QUIET] * 16
-    vad = FakeVAD(turn + turn)
-    texts = iter(["I would like to book a table and", "I would like to book a table for two."])
-    stt = FakeSTT(lambda _: next(texts))
     llm = FakeLLM("Booking what exactly?", "A table for two, done.")
-    rig = await make_rig(vad=vad, stt=stt, llm=llm, incomplete_turn_silence_ms=60_000)
+    rig = await two_utterances(
+        make_rig,
+        ["I would like to book a table and", "I would like to book a table for two."],
+        llm,
+        incomplete_turn_silence_ms=60_000,
+    )
 
     await rig.speak(0, 21)  # "… and" — then a pause
     await eventually(lambda: len(llm.requests) == 1)  # the reply is prepared meanwhile
@@ -180,13 +190,9 @@ async def test_finished_turn_merges_when_the_user_goes_on_before_the_reply_is_he
 ) -> None:
     """ "Wait." sounds finished, so its reply may play as soon as it is ready; but the user
     went on ("… stop, I have a question") before any of it was audible: one turn."""
-    turn = [SPEECH] * 5 + [QUIET] * 16
-    vad = FakeVAD(turn + turn)
-    texts = iter(["Wait.", "Wait, stop, I have a question."])
-    stt = FakeSTT(lambda _: next(texts))
     first_reply_may_go_on = asyncio.Event()
     llm = FakeLLM(["Sure", first_reply_may_go_on, " thing."], "Go ahead.")
-    rig = await make_rig(vad=vad, stt=stt, llm=llm)
+    rig = await two_utterances(make_rig, ["Wait.", "Wait, stop, I have a question."], llm)
 
     await rig.speak(0, 21)
     await rig.user_final(turn_id=1)

@@ -95,18 +95,7 @@ class WhisperSTT(STT):
             window_frames(seconds, self._model.frames_per_second) if self._fitted_window else None
         )
         fitted = None if frames is None else self._transcribe_fitted(audio, frames)
-        if fitted is None:
-            segments, info = self._model.transcribe(
-                audio,
-                language=self._language,
-                task=self._task,
-                beam_size=self._beam_size,
-                without_timestamps=True,
-                condition_on_previous_text=False,
-                vad_filter=False,
-            )
-            fitted = self._speech(segments), info.language
-        kept, language = fitted
+        kept, language = fitted or self._transcribe_full(audio)
         text = " ".join(segment.text.strip() for segment in kept).strip()
         return Transcript(
             text=text,
@@ -114,6 +103,19 @@ class WhisperSTT(STT):
             audio_seconds=seconds,
             avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else None,
         )
+
+    def _transcribe_full(self, audio: np.ndarray) -> tuple[list[Segment], str]:
+        """faster-whisper's own call: the 30 s window, and its long-form loop beyond it."""
+        segments, info = self._model.transcribe(
+            audio,
+            language=self._language,
+            task=self._task,
+            beam_size=self._beam_size,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return self._speech(segments), info.language
 
     def _transcribe_fitted(
         self, audio: np.ndarray, frames: int
