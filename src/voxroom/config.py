@@ -110,6 +110,9 @@ class TurnConfig(BaseModel):
     interim_after_ms: int = 3000
     # Longest utterance kept (older audio is dropped from the turn).
     max_utterance_s: float = 30.0
+    # A released reply whose audio is queued but has played nothing for this long while
+    # nobody speaks is stuck (an error event; playout is resumed): never a mute agent.
+    reply_stall_ms: int = Field(default=3000, gt=0)
 
 
 class ServerConfig(BaseModel):

@@ -91,6 +91,12 @@ class SpeechListener:
         self.mode: Mode = "hands_free"
         self._ptt_pressed = False
 
+    @property
+    def hearing_voice(self) -> bool:
+        """The user is speaking now: voice in the last block, a turn in progress, or the
+        push-to-talk button held."""
+        return self._detector.voiced or self._detector.in_turn or self._ptt_pressed
+
     # --- main loop -------------------------------------------------------------------------
     async def run(self, audio: AsyncIterator[np.ndarray]) -> None:
         slicer = BlockSlicer(self._block_size)

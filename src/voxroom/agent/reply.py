@@ -52,6 +52,8 @@ class Reply:
         # Playout waits for this: a reply prepared before the turn is certain is held here,
         # and discarded unheard if the user goes on.
         self.released = asyncio.Event()
+        # Set once audio of it is in the sink: from then on only the sink can keep it silent.
+        self.queued = asyncio.Event()
         self.discarded = False
 
     @property
@@ -131,6 +133,7 @@ class Reply:
                     self._sink.mark(functools.partial(self._sentence_started, spoken))
                 spoken.seconds += chunk.seconds
                 self._sink.push(chunk.samples, chunk.sample_rate)
+                self.queued.set()
             self._on_synthesized(provider, sentence, spoken.seconds, now() - synthesis_began)
         self._sink.mark(self._all_played)
 

@@ -381,6 +381,7 @@ class AgentSession:
 
     async def _run_reply(self, reply: Reply, user_text: str | None, apology: bool) -> None:
         interrupted = failed = False
+        guard = asyncio.create_task(self._guard_playout(reply))
         try:
             await reply.run()
         except asyncio.CancelledError:
@@ -390,6 +391,7 @@ class AgentSession:
             self.on_error(f"reply failed: {_root_cause(exc)}", component="reply")
             interrupted = failed = True
         finally:
+            guard.cancel()
             self._finish_reply(reply, user_text, interrupted)
         if failed and apology:  # even the voice is down: say it in captions at least
             self.log.emit(
@@ -405,6 +407,30 @@ class AgentSession:
             timings = TurnTimings(reply.timings.turn_id, end_of_turn=now())
             self._spawn(self._start_reply(single_text(APOLOGY), timings, None, apology=True))
 
+    async def _guard_playout(self, reply: Reply) -> None:
+        """A reply with audio in the sink must be heard. If none of it plays for
+        `reply_stall_ms` while nobody speaks, whatever kept it silent is a bug: report it
+        (an error event: audit trail, client, /metrics) and play the reply."""
+        stall_s = self._config.turns.reply_stall_ms / 1000
+        await reply.queued.wait()
+        while True:
+            await asyncio.sleep(stall_s)
+            if reply.spoken or reply is not self._reply:
+                return
+            if self._listener.hearing_voice:
+                continue  # a pause the user's voice explains: the turn logic decides
+            self.log.emit(
+                ev.ErrorOccurred(
+                    component="playout",
+                    message=(
+                        f"the reply to turn {reply.turn_id} was ready for {stall_s:g} s but "
+                        "played nothing: playout resumed"
+                    ),
+                )
+            )
+            self._paused_reply = None
+            self.transport.audio_out.resume()
+
     def _on_sentence_played(self, reply: Reply) -> None:
         if reply is not self._reply:
             return
@@ -416,7 +442,11 @@ class AgentSession:
 
     def _finish_reply(self, reply: Reply, user_text: str | None, interrupted: bool) -> None:
         if reply is self._paused_reply:
+            # The sink is paused only on behalf of a live reply: one that ends (a voice onset
+            # can pause a reply that is still winding down from a cancel) must not leave the
+            # next reply playing into a paused sink (issue 13).
             self._paused_reply = None
+            self.transport.audio_out.clear()
         if reply.discarded:  # prepared ahead and never played: no trace in context or captions
             if reply is self._reply:
                 self._reply = None

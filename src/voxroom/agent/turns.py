@@ -47,6 +47,11 @@ class TurnDetector:
         self._paused = False
         self._onset = False
 
+    @property
+    def voiced(self) -> bool:
+        """The last block was voice."""
+        return self._voiced
+
     def update(self, probability: float) -> TurnEvent | None:
         threshold = self._config.vad_threshold
         self._voiced = probability >= (threshold - HYSTERESIS if self._voiced else threshold)
