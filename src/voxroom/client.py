@@ -183,6 +183,14 @@ class VoxroomClient:
         if self._on_message:
             self._on_message(message)
 
+    @property
+    def session_id(self) -> str | None:
+        """The server's id of this session (its `session` message), e.g. for the audit viewer."""
+        for _, message in self.messages:
+            if message.get("type") == "session":
+                return str(message["session_id"])
+        return None
+
     def send(self, message: dict[str, Any]) -> None:
         self._channel.send(json.dumps(message))
 

@@ -26,3 +26,6 @@ async def test_turn_taking_eval_set(server: RunningServer, tmp_path: Path) -> No
     if report["counts"]["barge_in"]:  # trials where the agent had already stopped are void
         assert report["barge_in_stop_ms"]["p50"] < 1000, detail
     assert report["eot_delay_ms"]["p50"] is not None and report["eot_delay_ms"]["p50"] < 1000
+    # Every user turn got a spoken answer (issue 13: a reply synthesized but never played).
+    assert report["failed_trials"] == 0, detail
+    assert report["no_reply_rate"] == 0, f"{report['unanswered_turns']}\n{detail}"

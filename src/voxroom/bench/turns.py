@@ -8,6 +8,10 @@ Scenarios (user speech from espeak-ng and Piper, made at run time):
   sent audio → last agent audio frame received, both on the client's clock);
 - backchannels ("mm hmm") and noise bursts during agent speech → false interruption (the reply
   ended interrupted).
+
+Every user turn of every session is also checked for a spoken answer (`no_reply_rate`), and a
+trial that gets stuck is recorded as failed, with its reason and session id, instead of ending
+the run.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,8 @@ PAUSES_S = [0.4, 0.6, 0.8, 1.0, 1.2]
 BACKCHANNELS = ["mm hmm", "yeah", "uh huh"]
 BARGE_IN_OFFSETS_S = [0.4, 0.8, 1.2]
 STORY = "Tell me a long story about a dragon, a knight and a princess."
+NO_REPLY_S = 10.0  # a user turn with no agent speech this long after its final transcript
+TRIAL_TIMEOUT_S = 150.0  # a trial still waiting after this is stuck: failed, and the run goes on
 
 
 def _agent_final(turn_id: int | None = None) -> Callable[[dict[str, Any]], bool]:
@@ -58,10 +66,75 @@ def _agent_final(turn_id: int | None = None) -> Callable[[dict[str, Any]], bool]
     return match
 
 
+def unanswered_turns(
+    messages: list[tuple[float, dict[str, Any]]], within_s: float = NO_REPLY_S
+) -> tuple[int, list[dict[str, Any]]]:
+    """(user turns, those without agent speech within `within_s` of their final transcript).
+
+    A turn's last final caption counts (a merged turn replaces its earlier text); the agent
+    "spoke" when a caption of its reply to that turn arrived: the server sends one as each
+    sentence's audio starts playing."""
+    finals: dict[int, tuple[float, str]] = {}
+    spoken: dict[int, list[float]] = {}
+    for arrived, m in messages:
+        if m.get("type") != "transcript":
+            continue
+        if m["role"] == "user" and m["final"]:
+            finals[m["turn_id"]] = (arrived, m["text"])
+        elif m["role"] == "agent" and m["text"]:
+            spoken.setdefault(m["turn_id"], []).append(arrived)
+    missing = [
+        {"turn_id": turn_id, "text": text}
+        for turn_id, (at, text) in finals.items()
+        if not any(at <= t <= at + within_s for t in spoken.get(turn_id, []))
+    ]
+    return len(finals), missing
+
+
+@dataclass
+class EvalRun:
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    # One entry per session used: its id, user turns, and the turns that got no answer.
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+
+
 class TurnEval:
     def __init__(self, client: VoxroomClient, speech: SpeechMaker) -> None:
         self.client = client
         self.speech = speech
+        self.run = EvalRun()
+
+    async def trial(
+        self, kind: str, voice: Voice, run: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> None:
+        """Run one trial; a stuck or broken one is recorded as failed and the run goes on,
+        in a fresh session (the stuck one must not spoil the next trial)."""
+        try:
+            async with asyncio.timeout(TRIAL_TIMEOUT_S):
+                result = await run()
+        except Exception as exc:  # a bench reports failures, it does not die of them
+            result = {
+                "kind": kind,
+                "voice": voice,
+                "failed": True,
+                "reason": f"{type(exc).__name__}: {exc}",
+            }
+            result["session_id"] = self.client.session_id
+            self.run.trials.append(result)
+            await self._fresh_session()
+            return
+        result["session_id"] = self.client.session_id
+        self.run.trials.append(result)
+
+    def _account(self, client: VoxroomClient) -> None:
+        turns, missing = unanswered_turns(client.messages)
+        self.run.sessions.append(
+            {"session_id": client.session_id, "user_turns": turns, "unanswered": missing}
+        )
+
+    async def close(self) -> None:
+        self._account(self.client)
+        await self.client.close()
 
     async def _settle(self) -> None:
         """Wait until the agent is listening and nothing has happened for a while: a late
@@ -137,6 +210,7 @@ class TurnEval:
         fills with the eval's chatter (the story came back as "Sure." and the trials at 0.8
         and 1.2 s found nothing to interrupt); with an empty context it tells a few seconds."""
         previous = self.client
+        self._account(previous)
         self.client = VoxroomClient(previous.base_url)
         await self.client.connect()
         await previous.close()
@@ -178,7 +252,7 @@ class TurnEval:
             90,
             after=onset,
         )
-        await self.client.wait_for(_agent_final(user["turn_id"]), 90, after=onset)
+        await self.client.wait_for(_agent_final(user["turn_id"]), 45, after=onset)
         return {
             "kind": "barge_in",
             "voice": voice,
@@ -214,32 +288,33 @@ class TurnEval:
         }
 
 
-async def run_eval(
-    url: str, workdir: Path, voices: list[Voice], quick: bool
-) -> list[dict[str, Any]]:
+async def run_eval(url: str, workdir: Path, voices: list[Voice], quick: bool) -> EvalRun:
     client = VoxroomClient(url)
     speech = SpeechMaker(workdir)
     await client.connect()
-    evaluation = TurnEval(client, speech)
-    results: list[dict[str, Any]] = []
+    ev = TurnEval(client, speech)
     try:
         for voice in voices:
             for text in COMPLETE[: 2 if quick else None]:
-                results.append(await evaluation.complete(text, voice))
+                await ev.trial("complete", voice, partial(ev.complete, text, voice))
             pairs = list(zip(PAUSED, PAUSES_S, strict=True))
             for (first, second), pause in pairs[:: 2 if quick else 1]:
-                results.append(await evaluation.paused(first, second, pause, voice))
+                await ev.trial("paused", voice, partial(ev.paused, first, second, pause, voice))
             for offset in BARGE_IN_OFFSETS_S[: 2 if quick else None]:
-                results.append(await evaluation.barge_in(offset, voice))
+                await ev.trial("barge_in", voice, partial(ev.barge_in, offset, voice))
             for word in BACKCHANNELS[: 1 if quick else None]:
-                results.append(await evaluation.false_interruption("backchannel", voice, word))
-        results.append(await evaluation.false_interruption("noise", voices[0]))
+                trial = partial(ev.false_interruption, "backchannel", voice, word)
+                await ev.trial("backchannel", voice, trial)
+        await ev.trial("noise", voices[0], partial(ev.false_interruption, "noise", voices[0]))
     finally:
-        await evaluation.client.close()
-    return results
+        await ev.close()
+    return ev.run
 
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(run: EvalRun) -> dict[str, Any]:
+    results = [r for r in run.trials if not r.get("failed")]
+    failed = [r for r in run.trials if r.get("failed")]
+
     def values(kind: str, key: str) -> list[float]:
         return [float(r[key]) for r in results if r["kind"] == kind and r.get(key) is not None]
 
@@ -257,7 +332,13 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         bool(r["false_interruption"]) for r in valid if r["kind"] in ("backchannel", "noise")
     ]
     barge = values("barge_in", "stop_ms")
+    user_turns = sum(s["user_turns"] for s in run.sessions)
+    unanswered = [
+        {"session_id": s["session_id"], **turn} for s in run.sessions for turn in s["unanswered"]
+    ]
     return {
+        "no_reply_rate": round(len(unanswered) / user_turns, 3) if user_turns else 0.0,
+        "failed_trials": len(failed),
         "barge_in_stop_ms": stats(barge),
         "barge_ins_interrupted_rate": rate(
             [bool(r["interrupted"]) for r in valid if r["kind"] == "barge_in"]
@@ -273,8 +354,13 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
             "barge_in": len(barge),
             "false_interruption_trials": len(interruptions),
             "void_trials": len(results) - len(valid),
+            "user_turns": user_turns,
         },
         "mean_barge_in_stop_ms": round(statistics.fmean(barge), 1) if barge else None,
+        "unanswered_turns": unanswered,
+        "failures": failed,
+        # Open any of them with `voxroom audit show <id>` or in the viewer at /audit/.
+        "session_ids": [s["session_id"] for s in run.sessions],
         "results": results,
     }
 
@@ -307,10 +393,15 @@ def print_turns_report(report: dict[str, Any], as_json: bool) -> None:
     table.add_row("end-of-turn delay p50 ms", str(report["eot_delay_ms"]["p50"]), "≤ 400")
     table.add_row("turn confirmed p50 ms", str(report["confirm_delay_ms"]["p50"]), "")
     table.add_row("voice-to-voice p50 ms", str(report["voice_to_voice_ms"]["p50"]), "")
+    table.add_row("no-reply rate", str(report["no_reply_rate"]), "0")
+    table.add_row("failed trials", str(report["failed_trials"]), "0")
     console.print(table)
     detail = Table("kind", "voice", "case", "outcome")
     for r in report["results"]:
         case = r.get("text") or r.get("offset_s")
         outcome = {k: v for k, v in r.items() if k not in ("kind", "voice", "text")}
         detail.add_row(r["kind"], r["voice"], str(case), json.dumps(outcome))
+    for failure in report["failures"]:
+        detail.add_row(failure["kind"], failure["voice"], "FAILED", json.dumps(failure))
     console.print(detail)
+    console.print("sessions (voxroom audit show ID): " + " ".join(map(str, report["session_ids"])))
