@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voxroom.bench.harness import espeak_wav, start_server, stop_server
-from voxroom.transport.p2p import tuning
+from voxroom.transport.webrtc import tuning
 
 __all__ = ["RunningServer", "espeak_wav"]
 

@@ -22,9 +22,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
 from voxroom.media.audio import frame_to_mono, rms_dbfs
-from voxroom.transport.p2p.opus import OpusSenderTrack
-from voxroom.transport.p2p.outbound import WIRE_RATE, PacedAudioTrack
-from voxroom.transport.p2p.video import PacedVideoTrack
+from voxroom.transport.webrtc.opus import OpusSenderTrack
+from voxroom.transport.webrtc.outbound import WIRE_RATE, PacedAudioTrack
+from voxroom.transport.webrtc.video import PacedVideoTrack
 
 VideoHandler = Callable[[VideoFrame, float], None]  # (decoded frame, monotonic arrival time)
 

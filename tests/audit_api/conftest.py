@@ -24,7 +24,7 @@ from voxroom.server.audit_api import AUDIT_API, AUDIT_SCOPE, add_audit_routes
 from voxroom.server.audit_service import AuditService
 from voxroom.server.auth import TokenAuthority
 from voxroom.server.metrics import METRICS, VoxroomMetrics, add_metrics_route
-from voxroom.transport.p2p import tuning
+from voxroom.transport.webrtc import tuning
 
 SECRET = "audit-api-test-secret-0123456789abcdef"
 

@@ -12,8 +12,8 @@ from voxroom.bench.load import FrameCounter, log_errors, slope
 from voxroom.bench.noise import NOISE_DBFS, RepeatingFramesEncoder, noise_loop
 from voxroom.bench.sessions import _step_figures, _summarize
 from voxroom.media.audio import rms_dbfs
-from voxroom.transport.p2p.opus import MonoOpusDecoder
-from voxroom.transport.p2p.outbound import FRAME_SAMPLES
+from voxroom.transport.webrtc.opus import MonoOpusDecoder
+from voxroom.transport.webrtc.outbound import FRAME_SAMPLES
 
 
 def _session(fps: float = 50.0, lost: int = 0, late_ms: float = 10.0) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from voxroom.server import sessions
 from voxroom.server.app import AUTHORITY, REGISTRY, create_app, create_token
 from voxroom.server.auth import SESSION_SCOPE, TokenAuthority
 from voxroom.server.sessions import SessionLimitReached
-from voxroom.transport.p2p import tuning
+from voxroom.transport.webrtc import tuning
 
 from .fakes import FakeAgent, FakeLLM, FakeTTS, eventually, fake_models
 

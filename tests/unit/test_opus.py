@@ -1,4 +1,4 @@
-"""transport/p2p/opus.py: agent audio encoded on the loop, inbound audio decoded on the loop."""
+"""transport/webrtc/opus.py: agent audio encoded on the loop, inbound audio decoded on the loop."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av import AudioFrame
 
 from voxroom.media.audio import rms_dbfs
-from voxroom.transport.p2p import tuning
-from voxroom.transport.p2p.opus import (
+from voxroom.transport.webrtc import tuning
+from voxroom.transport.webrtc.opus import (
     DTX_AFTER_SILENT_FRAMES,
     DTX_INTERVAL_FRAMES,
     SILENT_FRAMES_BEFORE_CACHE,
@@ -28,7 +28,7 @@ from voxroom.transport.p2p.opus import (
     MonoOpusEncoder,
     OpusSenderTrack,
 )
-from voxroom.transport.p2p.outbound import FRAME_SAMPLES, WIRE_RATE, PacedAudioTrack
+from voxroom.transport.webrtc.outbound import FRAME_SAMPLES, WIRE_RATE, PacedAudioTrack
 
 from .fakes import tone
 

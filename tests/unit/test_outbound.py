@@ -1,4 +1,4 @@
-"""transport/p2p/outbound.py: the paced, clearable 48 kHz outbound track."""
+"""transport/webrtc/outbound.py: the paced, clearable 48 kHz outbound track."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from voxroom.transport.p2p.outbound import FRAME_SAMPLES, WIRE_RATE, PacedAudioTrack
+from voxroom.transport.webrtc.outbound import FRAME_SAMPLES, WIRE_RATE, PacedAudioTrack
 
 from .fakes import tone
 

@@ -198,7 +198,7 @@ async def test_a_reply_played_to_the_end_is_heard_whole_through_the_resampling_t
     """The real track resamples each TTS chunk (22.05 → 48 kHz) and rounds its length, so the
     audio that goes out can be a few samples short of the sentence's own length: a sentence
     played to its end must still count whole (the last word was being dropped)."""
-    from voxroom.transport.p2p.outbound import PacedAudioTrack
+    from voxroom.transport.webrtc.outbound import PacedAudioTrack
 
     track = PacedAudioTrack()
     tts = FakeTTS(chunks=3, chunk_s=0.0333)  # 734.3 samples: every chunk rounds

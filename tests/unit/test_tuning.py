@@ -1,4 +1,4 @@
-"""transport/p2p/tuning.py: process-wide aiortc/aioice adjustments."""
+"""transport/webrtc/tuning.py: process-wide aiortc/aioice adjustments."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from aiortc import RTCPeerConnection, rtp
 from aiortc.rtp import RtpPacket
 
-from voxroom.transport.p2p import tuning
+from voxroom.transport.webrtc import tuning
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""transport/p2p/video.py: outbound pacing, newest-wins, keep-alive, and the marker jitter
+"""transport/webrtc/video.py: outbound pacing, newest-wins, keep-alive, and the marker jitter
 buffer that releases a video frame at its last packet."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from voxroom.media.video import VIDEO_CLOCK_RATE
-from voxroom.transport.p2p.video import MarkerJitterBuffer, PacedVideoTrack
+from voxroom.transport.webrtc.video import MarkerJitterBuffer, PacedVideoTrack
 
 
 def image(level: int) -> np.ndarray:

@@ -17,9 +17,9 @@ from av import VideoFrame
 
 from voxroom.bench.video_scene import read_barcode, write_barcode
 from voxroom.config import TransportConfig
-from voxroom.transport.p2p.outbound import PacedAudioTrack
 from voxroom.transport.p2p.peer import P2PTransport
-from voxroom.transport.p2p.video import PacedVideoTrack
+from voxroom.transport.webrtc.outbound import PacedAudioTrack
+from voxroom.transport.webrtc.video import PacedVideoTrack
 
 
 @dataclass

@@ -117,7 +117,7 @@ async def _replay_audio(url: str, user_wav: Path) -> list[dict[str, Any]]:
 
 def replay(session_id: str, rows: list[StoredEvent], session_dir: Path, agent: str) -> ReplayReport:
     from voxroom.bench.harness import running_server
-    from voxroom.transport.p2p import tuning
+    from voxroom.transport.webrtc import tuning
 
     events = [row.data() for row in rows]
     saved = next((e for e in events if e["type"] == "recording_saved"), None)

@@ -22,7 +22,7 @@ from rich.table import Table
 from voxroom.bench.harness import espeak_wav, running_server, trim_silence
 from voxroom.client import VoxroomClient
 from voxroom.media.audio import read_wav
-from voxroom.transport.p2p import tuning
+from voxroom.transport.webrtc import tuning
 
 QUESTIONS = [
     "What is the capital of France?",

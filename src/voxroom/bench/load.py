@@ -36,8 +36,8 @@ from voxroom.bench.harness import start_server, stop_server
 from voxroom.bench.noise import NOISE_DBFS, RepeatingFramesEncoder, noise_loop
 from voxroom.client import VoxroomClient
 from voxroom.config import VoxroomConfig
-from voxroom.transport.p2p.opus import DTX_INTERVAL_FRAMES, OpusSenderTrack
-from voxroom.transport.p2p.outbound import WIRE_RATE
+from voxroom.transport.webrtc.opus import DTX_INTERVAL_FRAMES, OpusSenderTrack
+from voxroom.transport.webrtc.outbound import WIRE_RATE
 
 FRAME_RATE = 50.0  # 20 ms Opus frames each way
 DTX_FRAME_RATE = FRAME_RATE / DTX_INTERVAL_FRAMES  # an idle agent's keep-alives with DTX on

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxroom.transport.p2p.opus import MonoOpusEncoder
-from voxroom.transport.p2p.outbound import FRAME_SAMPLES
+from voxroom.transport.webrtc.opus import MonoOpusEncoder
+from voxroom.transport.webrtc.outbound import FRAME_SAMPLES
 
 NOISE_DBFS = -60.0  # "silence" as a quiet room sends it: far below any VAD threshold
 

@@ -13,7 +13,7 @@ from voxroom.bench.workers import CommandChannel
 
 
 async def _worker(url: str) -> None:
-    from voxroom.transport.p2p import tuning
+    from voxroom.transport.webrtc import tuning
 
     tuning.apply(jitter_prefetch=0, host_addresses=["127.0.0.1"])
     channel = CommandChannel()

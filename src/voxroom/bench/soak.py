@@ -180,7 +180,7 @@ class SoakWorker:
 
 
 async def _worker(args: argparse.Namespace) -> None:
-    from voxroom.transport.p2p import tuning
+    from voxroom.transport.webrtc import tuning
 
     tuning.apply(jitter_prefetch=0, host_addresses=["127.0.0.1"])
     weights = CLEAN_SCENARIOS if args.clean else SCENARIOS

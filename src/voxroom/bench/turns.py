@@ -31,7 +31,7 @@ from voxroom.bench.harness import running_server
 from voxroom.bench.latency import percentile
 from voxroom.bench.speech import SpeechMaker, Voice
 from voxroom.client import VoxroomClient
-from voxroom.transport.p2p import tuning
+from voxroom.transport.webrtc import tuning
 
 COMPLETE = [
     "What is the capital of France in Europe?",

@@ -28,7 +28,7 @@ from voxroom.bench.latency import percentile
 from voxroom.bench.video_scene import box_hits, face_scene, read_barcode, scene_faces, write_barcode
 from voxroom.client import VoxroomClient
 from voxroom.config import TransportConfig
-from voxroom.transport.p2p import tuning
+from voxroom.transport.webrtc import tuning
 
 BENCH_AGENT = "voxroom.bench.video:BenchFaceAgent"
 SCENE_PERIOD_S = 4.0  # scene_faces repeats every 4 s: frames are drawn once and reused

@@ -21,8 +21,8 @@ from voxroom.server.ratelimit import RateLimiter, rate_limit_middleware
 from voxroom.server.sdp import SdpError, validate_offer
 from voxroom.server.sessions import SessionLimitReached, SessionRegistry
 from voxroom.server.tracing import otel_observer
-from voxroom.transport.p2p import tuning
 from voxroom.transport.p2p.peer import OfferError
+from voxroom.transport.webrtc import tuning
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,10 @@ from av.frame import Frame
 from voxroom.config import TransportConfig
 from voxroom.media.audio import StreamResampler, frame_to_mono
 from voxroom.transport.base import INBOUND_SAMPLE_RATE, MessageHandler, Transport
-from voxroom.transport.p2p.opus import OpusSenderTrack
-from voxroom.transport.p2p.outbound import PacedAudioTrack
-from voxroom.transport.p2p.video import PacedVideoTrack
 from voxroom.transport.video import VideoSource
+from voxroom.transport.webrtc.opus import OpusSenderTrack
+from voxroom.transport.webrtc.outbound import PacedAudioTrack
+from voxroom.transport.webrtc.video import PacedVideoTrack
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from av import AudioFrame
 
 from voxroom.media.audio import audio_level_dbov
-from voxroom.transport.p2p.opus import InlineAudioDecoding
-from voxroom.transport.p2p.video import MarkerJitterBuffer
+from voxroom.transport.webrtc.opus import InlineAudioDecoding
+from voxroom.transport.webrtc.video import MarkerJitterBuffer
 
 log = logging.getLogger(__name__)
 _settings = {"prefetch": 0}

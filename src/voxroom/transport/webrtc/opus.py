@@ -32,7 +32,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av import AudioFrame, CodecContext, FFmpegError, Packet
 from av.frame import Frame
 
-from voxroom.transport.p2p.outbound import FRAME_SAMPLES, WIRE_RATE, PacedAudioTrack
+from voxroom.transport.webrtc.outbound import FRAME_SAMPLES, WIRE_RATE, PacedAudioTrack
 
 OPUS_BITRATE = 96000  # aiortc's rate; mono voice at this rate is CELT-only, the cheapest mode
 SILENT_FRAMES_BEFORE_CACHE = 3  # let the encoder's state decay to silence first
