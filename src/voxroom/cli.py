@@ -89,30 +89,55 @@ def dev(
 @app.command()
 def token(
     identity: Annotated[str, typer.Option(help="Who the token is for.")] = "client",
-    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds (1 to 86400).")] = 3600,
     scope: Annotated[
         list[str] | None,
         typer.Option(
             "--scope",
-            help="'session' (make calls; the default) or 'audit' (read the audit trail: API "
-            "and viewer). Repeat to grant both.",
+            help="'session' (make calls; the default), 'audit' (read the audit trail: API "
+            "and viewer) or 'rooms' (create and end rooms). Repeat to grant several.",
         ),
+    ] = None,
+    room: Annotated[
+        str | None, typer.Option(help="A join token for this room (scope 'room') instead.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Join tokens: the display name.")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="Join tokens: the role in the call, e.g. customer.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Join tokens: the spoken language, e.g. es.")
     ] = None,
 ) -> None:
     """Print a token (signed with this machine's voxroom secret or VOXROOM_SECRET)."""
     from voxroom.server.audit_api import AUDIT_SCOPE
-    from voxroom.server.auth import SESSION_SCOPE, TokenAuthority, load_secret
+    from voxroom.server.auth import (
+        ROOM_SCOPE,
+        ROOMS_SCOPE,
+        SESSION_SCOPE,
+        TokenAuthority,
+        load_secret,
+    )
 
+    if not 0 < ttl <= 86400:
+        raise typer.BadParameter("must be between 1 and 86400 seconds", param_hint="--ttl")
+    grantable = (SESSION_SCOPE, AUDIT_SCOPE, ROOMS_SCOPE)
     scopes = sorted(set(scope or [SESSION_SCOPE]))
-    unknown = [s for s in scopes if s not in (SESSION_SCOPE, AUDIT_SCOPE)]
+    unknown = [s for s in scopes if s not in grantable]
     if unknown:
         raise typer.BadParameter(
-            f"unknown scope {unknown[0]!r}: use {SESSION_SCOPE} or {AUDIT_SCOPE}",
+            f"unknown scope {unknown[0]!r}: use one of {', '.join(grantable)}",
             param_hint="--scope",
         )
+    if room is None and (name or role or language):
+        raise typer.BadParameter("--name, --role and --language need --room", param_hint="--room")
     config = VoxroomConfig.from_env()
     authority = TokenAuthority(load_secret(config.server.secret, config.models.cache_dir))
-    issued, _ = authority.issue(identity, scopes, ttl)
+    if room is not None:
+        scopes = [ROOM_SCOPE]
+    issued, _ = authority.issue(
+        identity, scopes, ttl, room=room, name=name, role=role, lang=language
+    )
     print(issued)
 
 
@@ -214,6 +239,33 @@ def bench_sessions(
     _logging(False)
     report = run_sessions_bench(quick=quick, max_sessions=max_sessions, dtx=dtx)
     print_sessions_report(report, json_out)
+
+
+@bench_app.command("rooms")
+def bench_rooms(
+    quick: Annotated[
+        bool, typer.Option(help="A small script and at most 2 rooms (as CI runs it).")
+    ] = False,
+    max_rooms: Annotated[int, typer.Option(help="Largest step of the concurrent-rooms ramp.")] = 8,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Rooms: speaker attribution, addressed precision/recall, v2v vs peer to peer, rooms held.
+
+    Runs in a private network namespace (re-executing itself under `unshare`)."""
+    import sys
+
+    from voxroom.bench.netns import ensure_private_namespace
+    from voxroom.bench.rooms import RoomsSettings, print_rooms_report, run_rooms_bench
+    from voxroom.bench.rooms_ramp import RampConfig
+
+    interface = ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
+    _logging(False)
+    settings = (
+        RoomsSettings.quick(min(max_rooms, 2))
+        if quick
+        else RoomsSettings(ramp=RampConfig(max_rooms=max_rooms))
+    )
+    print_rooms_report(run_rooms_bench(interface, settings), json_out)
 
 
 @bench_app.command("soak")

@@ -128,8 +128,38 @@ class ServerConfig(BaseModel):
     secret: str | None = None  # signing key; None = VOXROOM_SECRET or a generated file
 
 
+class RoomsConfig(BaseModel):
+    """Rooms: calls with several people and the agent, on the Janus WebRTC server."""
+
+    # "embedded": the server starts and supervises its own Janus on first use (the Debian
+    # package `janus`); or the WebSocket API URL of a Janus you run (ws://host:8188).
+    janus: str = "embedded"
+    # The embedded Janus: its WebSocket port on 127.0.0.1 (0: a free one), the interface it
+    # runs ICE on (None: the first non-loopback interface that is up; Janus does no ICE on
+    # loopback), and its UDP port range for media.
+    janus_ws_port: int = Field(default=0, ge=0, le=65535)
+    janus_ice_interface: str | None = None
+    janus_rtp_ports: tuple[int, int] = (20000, 20199)
+    # VideoRoom admin key: without it nobody can create rooms in Janus (generated per run
+    # for the embedded Janus; set it for yours).
+    janus_admin_key: str | None = None
+    max_rooms: int = Field(default=8, gt=0)
+    max_participants: int = Field(default=6, gt=0)  # publishers per room, the agent included
+    # A room nobody has been in for this long is ended (its agent leaves).
+    empty_timeout_s: float = Field(default=600.0, gt=0)
+
+    @field_validator("janus_rtp_ports", mode="before")
+    @classmethod
+    def _split_ports(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: "20000-20199"
+            low, _, high = value.partition("-")
+            return (low.strip(), high.strip())
+        return value
+
+
 class VoxroomConfig(BaseModel):
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    rooms: RoomsConfig = Field(default_factory=RoomsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     transport: TransportConfig = Field(default_factory=TransportConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)

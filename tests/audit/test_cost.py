@@ -12,11 +12,17 @@ from voxroom.audit import events as ev
 from voxroom.audit.cost import ModelPrice, PriceTable, Usage
 
 
-def llm(turn: int, prompt: int, completion: int, model: str = "gpt-4o-mini") -> ev.LLMResponded:
+def llm(
+    turn: int,
+    prompt: int,
+    completion: int,
+    model: str = "gpt-4o-mini",
+    participant: str | None = None,
+) -> ev.LLMResponded:
     return ev.LLMResponded(
         turn_id=turn, provider="openai-compatible", model=model, text="ok",
         finish_reason="stop", prompt_tokens=prompt, completion_tokens=completion,
-        duration_ms=10.0,
+        duration_ms=10.0, participant=participant,
     )  # fmt: skip
 
 
@@ -125,17 +131,17 @@ def test_invalid_table_says_where(tmp_path: Path) -> None:
 
 
 # --- attribution to participants ------------------------------------------------------------
-def stt(turn: int, seconds: float) -> ev.STTUsage:
+def stt(turn: int, seconds: float, participant: str | None = None) -> ev.STTUsage:
     return ev.STTUsage(
         turn_id=turn, provider="remote-stt", audio_seconds=seconds, duration_ms=5.0,
-        purpose="final",
+        purpose="final", participant=participant,
     )  # fmt: skip
 
 
-def tts(turn: int, characters: int) -> ev.TTSUsage:
+def tts(turn: int, characters: int, participant: str | None = None) -> ev.TTSUsage:
     return ev.TTSUsage(
         turn_id=turn, provider="remote-tts", characters=characters, audio_seconds=1.0,
-        duration_ms=5.0,
+        duration_ms=5.0, participant=participant,
     )  # fmt: skip
 
 
@@ -154,7 +160,7 @@ def test_usage_is_attributed_to_whoever_started_the_turn(table: PriceTable) -> N
         ev.UserTranscript(turn_id=4, text="thanks", final=True, source="chat"),
     ]
     usage = table.summarize(events)
-    user, agent = usage.participants["user"], usage.participants["agent"]
+    user, agent = usage.participants
     assert (user.identity, agent.identity) == ("alice@example", "concierge")
 
     assert agent.usage.tts_characters == 1_000
@@ -186,7 +192,36 @@ def test_sessions_recorded_before_participants_were_named(table: PriceTable) -> 
         llm(1, 100, 10),
     ]
     usage = table.summarize(events)
-    assert usage.participants["user"].identity is None
-    assert usage.participants["user"].usage.prompt_tokens == 100
-    assert usage.participants["agent"].identity == "concierge"
-    assert usage.participants["agent"].usage == Usage()
+    user, agent = usage.participants
+    assert user.identity is None
+    assert user.usage.prompt_tokens == 100
+    assert agent.identity == "concierge"
+    assert agent.usage == Usage()
+
+
+def test_in_a_room_each_person_pays_for_their_own_turns(table: PriceTable) -> None:
+    events = [
+        ev.SessionStarted(agent="Nova", transport="JanusRoomTransport"),
+        ev.ParticipantJoined(identity="Nova", role="agent"),
+        ev.ParticipantJoined(identity="ann", role="user", name="Ann"),
+        ev.ParticipantJoined(identity="bob", role="user", name="Bob"),
+        stt(1, 30.0, participant="ann"),
+        ev.UserTranscript(turn_id=1, participant="ann", text="Nova, hi", final=True),
+        llm(1, 1_000, 10, participant="ann"),
+        tts(1, 100, participant="ann"),
+        stt(2, 60.0, participant="bob"),  # Bob talks to Ann: transcribed, not answered
+        ev.UserTranscript(turn_id=2, participant="bob", text="Ann, lunch?", final=True),
+        tts(3, 50),  # the agent greets someone on its own
+    ]
+    usage = table.summarize(events)
+    ann, bob, agent = usage.participants
+
+    assert (ann.identity, ann.name, bob.identity, agent.identity) == ("ann", "Ann", "bob", "Nova")
+    assert (ann.usage.stt_seconds, ann.usage.prompt_tokens, ann.usage.tts_characters) == (
+        30.0,
+        1_000,
+        100,
+    )
+    assert (bob.usage.stt_seconds, bob.usage.prompt_tokens) == (60.0, 0)
+    assert agent.usage.tts_characters == 50
+    assert [p["identity"] for p in usage.by_participant()] == ["ann", "bob", "Nova"]

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.audit.sessions import emit_session
+from tests.audit.sessions import emit_session, emit_turns
+from voxroom.audit import events as ev
 from voxroom.audit.export import verify_session
 from voxroom.audit.log import SessionEventLog
 from voxroom.audit.recovery import CRASHED, recover
@@ -171,3 +172,49 @@ def test_repair_leaves_good_files_alone_and_refuses_foreign_ones(tmp_path: Path)
         repair_recording(foreign, RATE)
     assert (foreign / "user.wav").read_bytes() == b"ID3" + bytes(100)
     assert repair_recording(tmp_path / "missing", RATE) is None
+
+
+async def test_participant_files_are_repaired_and_keyed_by_identity(
+    db_url: str, tmp_path: Path, children: list[subprocess.Popen[str]]
+) -> None:
+    journals, files = tmp_path / "instances", tmp_path / "files"
+    folder = files / "room"
+    folder.mkdir(parents=True)
+    own = ["participant-1-Alice_Smith.wav", "participant-2-bob.wav", "participant-3-carol.wav"]
+    for name, channels in (("user.wav", 1), ("agent.wav", 1), ("stereo.wav", 2)):
+        write_cut_wav(folder / name, channels, RATE, RATE // 2)
+    for name in own:
+        write_cut_wav(folder / name, 1, RATE // 2, RATE // 4)
+    outside = tmp_path / "outside.wav"
+    write_cut_wav(outside, 1, 10, 10)
+    before = outside.read_bytes()
+    (folder / "participant-4-link.wav").symlink_to(outside)  # never written through
+    async with AuditStore(db_url) as store:
+        async with AuditWriter(store) as writer:
+            log = SessionEventLog("room")
+            writer.attach(log)
+            log.emit(ev.SessionStarted(agent="concierge", transport="memory", models={}))
+            for identity in ("Alice Smith", "bob"):  # carol's join was never stored
+                log.emit(ev.ParticipantJoined(identity=identity, role="user"))
+            emit_turns(log, first=1, turns=1)
+        dead = start_server_process(journals, "room")
+        children.append(dead)
+        wait_ready(dead)
+        kill_9(dead)
+
+        async with AuditWriter(store) as writer:
+            assert await recover(store, writer, journals, files) == ["room"]
+
+        saved = next(r.data() for r in await store.events("room") if r.type == "recording_saved")
+        assert saved["files"] == {
+            "user": "user.wav",
+            "agent": "agent.wav",
+            "stereo": "stereo.wav",
+            "participant:Alice Smith": own[0],
+            "participant:bob": own[1],
+            "participant:carol": own[2],  # unknown to the log: its file's slug
+        }
+        for name in own:
+            assert frames_of(folder / name) == (RATE * 3 // 4, RATE * 3 // 4), name
+        assert outside.read_bytes() == before
+        assert (await verify_session(store, "room")).ok

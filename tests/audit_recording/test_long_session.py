@@ -8,6 +8,7 @@ be found at those times in user.wav, agent.wav and the right channel of stereo.w
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,10 @@ async def test_thirty_minute_session_stays_on_the_session_clock(tmp_path: Path) 
     recorder = SessionRecorder(tmp_path, clock=clock)
     calls, spent = play(
         clock,
-        {"user": (user_side(), recorder.inbound), "agent": (agent_side(), recorder.outbound)},
+        {
+            "user": (user_side(), partial(recorder.inbound, "user")),
+            "agent": (agent_side(), recorder.outbound),
+        },
         until=SESSION,
     )
     recording = await recorder.close()
@@ -157,7 +161,7 @@ async def test_drift_is_corrected_even_when_the_audio_is_never_quiet(tmp_path: P
     recorder = SessionRecorder(tmp_path, clock=clock)
     play(
         clock,
-        {"user": (user, recorder.inbound), "agent": (agent, recorder.outbound)},
+        {"user": (user, partial(recorder.inbound, "user")), "agent": (agent, recorder.outbound)},
         until=session,
     )
     recording = await recorder.close()

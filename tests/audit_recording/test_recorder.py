@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ async def record(
     recorder = SessionRecorder(directory, clock=clock)
     play(
         clock,
-        {"user": (user_side, recorder.inbound), "agent": (agent_side, recorder.outbound)},
+        {
+            "user": (user_side, partial(recorder.inbound, "user")),
+            "agent": (agent_side, recorder.outbound),
+        },
         until=until,
     )
     recording = await recorder.close()
@@ -92,7 +96,7 @@ async def test_a_silent_peer_is_not_held_in_memory(tmp_path: Path) -> None:
     play(
         clock,
         {
-            "user": (user(gaps=((2.0, 60.0),)), recorder.inbound),
+            "user": (user(gaps=((2.0, 60.0),)), partial(recorder.inbound, "user")),
             "agent": (agent(), recorder.outbound),
         },
         until=30.0,
@@ -157,7 +161,7 @@ async def test_live_sessions_share_one_writer_thread(tmp_path: Path) -> None:
     recorders = [SessionRecorder(tmp_path / f"session{n}", clock=clock) for n in range(3)]
     sides: dict[str, tuple[Side, Callable[[np.ndarray, int], None]]] = {}
     for n, recorder in enumerate(recorders):
-        sides[f"user{n}"] = (user(), recorder.inbound)
+        sides[f"user{n}"] = (user(), partial(recorder.inbound, "user"))
         sides[f"agent{n}"] = (agent(), recorder.outbound)
     play(clock, sides, until=2.0)
     for recorder in recorders:
@@ -176,7 +180,10 @@ async def test_close_is_idempotent_and_late_frames_are_ignored(tmp_path: Path) -
     recorder = SessionRecorder(tmp_path, clock=clock)
     play(
         clock,
-        {"user": (user(), recorder.inbound), "agent": (agent(), recorder.outbound)},
+        {
+            "user": (user(), partial(recorder.inbound, "user")),
+            "agent": (agent(), recorder.outbound),
+        },
         until=2.0,
     )
     first = await recorder.close()
@@ -193,7 +200,10 @@ async def test_a_failing_disk_never_breaks_the_observers(tmp_path: Path) -> None
     recorder = SessionRecorder(blocker / "session", clock=clock)
     play(
         clock,
-        {"user": (user(), recorder.inbound), "agent": (agent(), recorder.outbound)},
+        {
+            "user": (user(), partial(recorder.inbound, "user")),
+            "agent": (agent(), recorder.outbound),
+        },
         until=3.0,
     )  # observers keep working; the writer logs its error once
     with pytest.raises(OSError):

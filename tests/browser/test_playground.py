@@ -24,28 +24,14 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import RunningServer, espeak_wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-]
 TURN_TIMEOUT_S = 90  # the CI machine has two slow cores: STT + LLM + TTS take a while
 # Whisper base hears espeak's "of France" as "and friends" in about half of the onsets tried
 # (9 of 20 over Opus, even with "in Europe" after it); this sentence was heard right in 20 of 20.
@@ -57,14 +43,6 @@ SPEECH_RMS = 0.01  # a 20 ms frame louder than this (-40 dBFS) counts as speech;
 
 
 # ----------------------------------------------------------------------------- browser plumbing
-@pytest.fixture(scope="module")
-def pw() -> Iterator[Playwright]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is required (Debian package chromium)")
-    with sync_playwright() as playwright:
-        yield playwright
-
-
 @dataclass
 class Playground:
     """One browser (with its own fake microphone file) showing the playground page."""

@@ -18,7 +18,8 @@ from voxroom.agent.session import AgentSession
 from voxroom.config import VoxroomConfig
 from voxroom.server.app import create_app
 from voxroom.server.auth import SESSION_SCOPE, TokenAuthority
-from voxroom.transport.p2p.peer import P2PTransport
+from voxroom.transport.base import ParticipantInfo
+from voxroom.transport.p2p.peer import P2PTransport, PeerParticipant
 
 SECRET = "fuzz-secret-0123456789abcdef-0123456789"
 FUZZ = settings(
@@ -108,10 +109,11 @@ async def test_arbitrary_paths_are_answered(client: TestClient, path: str, metho
 )
 def test_data_channel_parser_answers_everything(raw: str | bytes) -> None:
     transport = P2PTransport.__new__(P2PTransport)  # the parser only: no peer connection
+    transport.peer = PeerParticipant(ParticipantInfo("fuzzer"))
     sent: list[dict[str, Any]] = []
     received: list[dict[str, Any]] = []
     transport.send = sent.append  # type: ignore[method-assign]
-    transport._handler = received.append
+    transport._handler = lambda _sender, message: received.append(message)
     transport._on_raw_message(raw)
     assert len(sent) + len(received) == 1  # either handled or answered with an error
     assert all(m["type"] == "error" for m in sent)

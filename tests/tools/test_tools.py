@@ -176,17 +176,14 @@ class ScriptedLLM:
 
 
 async def test_the_session_runs_tools_and_feeds_results_back() -> None:
-    from voxroom.agent.session import AgentSession
+    from voxroom.agent.generation import ReplyWriter
     from voxroom.audit import events as ev
 
     llm = ScriptedLLM()
-    session = AgentSession.__new__(AgentSession)  # only the tool loop's collaborators
-    session.agent = Shop()
-    session._models = type("Models", (), {"llm": llm})()  # type: ignore[assignment]
     recorded: list[ev.Event] = []
-    session.log = type("Log", (), {"emit": lambda self, e: recorded.append(e) or e})()  # type: ignore[assignment]
+    writer = ReplyWriter(Shop(), llm, recorded.append)
     request = LLMRequest([ChatMessage("user", "Tea please.")])
-    text = "".join([d async for d in session._reply_text(1, request)])
+    text = "".join([d async for d in writer.text(1, request)])
     assert text == "One moment. Your tea is ordered."
     second = llm.requests[1].messages
     assert second[-2].tool_calls[0].name == "order" and second[-1].role == "tool"

@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ from voxroom.providers.base import (
     VADStream,
 )
 from voxroom.providers.factory import ModelSet
-from voxroom.transport.base import AudioSink, Marker, Transport
+from voxroom.transport.base import AudioSink, Marker, ParticipantInfo
+from voxroom.transport.memory import MemoryParticipant, MemoryTransport
 
 BLOCK = 512  # VAD block at 16 kHz = 32 ms
 
@@ -111,7 +112,7 @@ class FakeSTT(STT):
         self.cancelled: list[np.ndarray] = []
         self.in_flight = 0
 
-    async def transcribe(self, samples: np.ndarray) -> Transcript:
+    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
         self.calls.append(samples.copy())
         self.in_flight += 1
         try:
@@ -316,7 +317,7 @@ class FakeSink(AudioSink):
 
 
 class AudioFeed:
-    """Inbound audio the test pushes; `drain()` returns once every chunk was processed."""
+    """Inbound audio the test pushes; `send()` returns once every chunk was processed."""
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
@@ -335,30 +336,32 @@ class AudioFeed:
         self._queue.put_nowait(None)
 
 
-class FakeTransport(Transport):
+USER = ParticipantInfo("user-1", "Ann")
+
+
+class PeerFeed:
+    """The one peer of a FakeTransport: `send` its audio; `end()`: the peer leaves."""
+
+    def __init__(self, transport: FakeTransport, participant: MemoryParticipant) -> None:
+        self._transport = transport
+        self._participant = participant
+
+    async def send(self, chunks: Iterable[np.ndarray]) -> None:
+        await self._participant.send(chunks)
+
+    def end(self) -> None:
+        self._transport.end()
+
+
+class FakeTransport(MemoryTransport):
+    """A peer-to-peer call in memory: one participant (`USER`) joined from the start."""
+
     def __init__(self, sink: AudioSink | None = None) -> None:
-        self.audio_out = sink or FakeSink()
-        self.feed = AudioFeed()
-        self.sent: list[dict[str, Any]] = []
-        self._handler: Callable[[dict[str, Any]], None] | None = None
-        self.closed = False
+        super().__init__(sink or FakeSink())
+        self.feed = PeerFeed(self, self.join(USER))
 
-    def inbound_audio(self) -> AsyncIterator[np.ndarray]:
-        return self.feed.chunks()
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-    def on_message(self, handler: Callable[[dict[str, Any]], None]) -> None:
-        self._handler = handler
-
-    def deliver(self, message: dict[str, Any]) -> None:
-        assert self._handler is not None
-        self._handler(message)
-
-    async def close(self) -> None:
-        self.closed = True
-        self.feed.end()
+    def deliver(self, message: dict[str, Any], sender: str = USER.identity) -> None:  # type: ignore[override]
+        super().deliver(sender, message)
 
     # helpers for assertions
     def of_type(self, kind: str) -> list[dict[str, Any]]:

@@ -402,7 +402,8 @@ async def test_full_session_chat_round_trip_over_webrtc(client: TestClient) -> N
         await eventually(lambda: peer.received.first_speech_after(sent_at) is not None, 3)
 
         expected_user = {"type": "transcript", "role": "user", "final": True, "text": "hi"}
-        assert user == {**expected_user, "turn_id": 1}
+        who = {"participant": "playground", "name": "playground"}  # the token's identity
+        assert user == {**expected_user, "turn_id": 1, **who}
         assert final["text"] == REPLY
         assert final["interrupted"] is False
         interims = [m["text"] for m in peer.transcripts("agent", final=False)]

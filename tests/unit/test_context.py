@@ -27,8 +27,10 @@ def test_messages_start_with_instructions_and_examples() -> None:
 
 def test_exchanges_are_recorded_with_the_played_text_and_interruption() -> None:
     context = ChatContext("Be nice.", [])
-    context.add_exchange("hi", "Hello there.", interrupted=True)
-    context.add_exchange("are you there", "", interrupted=True)  # nothing was heard
+    context.add_user(1, "hi")
+    context.add_reply(1, "Hello there.", interrupted=True)
+    context.add_user(2, "are you there")
+    context.add_reply(2, "", interrupted=True)  # nothing was heard
 
     assert context.history == [
         ChatMessage("user", "hi"),
@@ -37,10 +39,50 @@ def test_exchanges_are_recorded_with_the_played_text_and_interruption() -> None:
     ]
 
 
+def test_a_merged_turn_replaces_its_earlier_text() -> None:
+    context = ChatContext("Be nice.", [])
+    context.add_user(1, "Wait.")
+    context.add_user(1, "Wait, stop, I have a question.")
+
+    assert context.history == [ChatMessage("user", "Wait, stop, I have a question.")]
+
+
+def test_a_reply_goes_right_after_the_turn_it_answers() -> None:
+    """In a group call others may speak while the agent answers: the model still reads the
+    answer under the question, and names on the people's lines."""
+    context = ChatContext("Be nice.", [])
+    context.add_user(1, "Nova, what time is it?", speaker="Ann")
+    context.add_user(2, "I think it's late.", speaker="Bob")
+    context.add_reply(1, "It is nine.", interrupted=False)
+    context.add_reply(None, "Welcome, Carla.", interrupted=False)  # said unprompted
+
+    assert context.history == [
+        ChatMessage("user", "Nova, what time is it?", speaker="Ann"),
+        ChatMessage("assistant", "It is nine."),
+        ChatMessage("user", "I think it's late.", speaker="Bob"),
+        ChatMessage("assistant", "Welcome, Carla."),
+    ]
+    prompt = completion_prompt(context.history)
+    assert "Ann: Nova, what time is it?\nAssistant: It is nine.\nBob: I think" in prompt
+
+
+def test_the_turn_being_answered_is_last_even_when_already_recorded() -> None:
+    context = ChatContext("Be nice.", [])
+    context.add_user(1, "hi")
+    context.add_user(2, "Nova?", speaker="Ann")
+    turn = UserTurn(1, "hi", "voice")
+
+    assert context.messages_for(turn)[-2:] == [
+        ChatMessage("user", "Nova?", speaker="Ann"),
+        ChatMessage("user", "hi"),
+    ]
+
+
 def test_history_is_capped_but_the_preamble_is_kept() -> None:
     context = ChatContext("Be nice.", [("Q?", "A.")])
     for i in range(20):
-        context.add_exchange(f"u{i}", f"a{i}", interrupted=False)
+        context.add_user(i, f"u{i}")
+        context.add_reply(i, f"a{i}", interrupted=False)
 
     messages = context.messages_for(UserTurn(21, "now", "voice"))
 

@@ -372,14 +372,20 @@ async def test_push_to_talk_records_exactly_while_pressed(harnesses) -> None:
     assert len(stt.calls) == 1
 
 
-async def test_press_and_release_are_ignored_in_hands_free_mode(harnesses) -> None:
-    h = make(harnesses, [], FakeSTT())
+async def test_a_press_in_hands_free_mode_makes_an_explicit_turn(harnesses) -> None:
+    """A room with the push-to-talk policy transcribes everyone hands-free and answers the
+    turns made with the button: a press works in either mode, bypassing VAD until release."""
+    stt = FakeSTT("and then")
+    h = make(harnesses, [QUIET] * 20, stt)
 
+    await h.blocks(0, 2)
     h.listener.press()
+    await h.blocks(2, 6)
     h.listener.release()
-    await asyncio.sleep(0.01)
+    await eventually(lambda: ("confirmed", 1) in h.events.log)
 
-    assert h.events.log == []
+    assert block_ids(stt.calls[0]) == list(range(2, 8))  # VAD heard silence: the press rules
+    assert h.events.turns[0][1].explicit is True
 
 
 async def test_switching_mode_abandons_a_turn_in_progress(harnesses) -> None:

@@ -13,27 +13,35 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from voxroom.config import IceServer, TransportConfig
+from voxroom.transport.base import ParticipantInfo, ParticipantJoined, ParticipantLeft
 from voxroom.transport.p2p.peer import (
-    MAX_FILLED_GAP_S,
-    MAX_MESSAGE_BYTES,
     MAX_PENDING_MESSAGES,
     OfferError,
     P2PTransport,
-    rtc_configuration,
 )
+from voxroom.transport.webrtc.configuration import rtc_configuration
+from voxroom.transport.webrtc.inbound import MAX_FILLED_GAP_S
+from voxroom.transport.webrtc.messages import MAX_MESSAGE_BYTES
 
 
 @pytest.fixture
 async def transport() -> AsyncIterator[P2PTransport]:
-    made = P2PTransport(TransportConfig())
+    made = P2PTransport(TransportConfig(), ParticipantInfo("alice", "Alice"))
     yield made
     await made.close()
 
 
 def receive(transport: P2PTransport, raw: str | bytes) -> list[dict[str, Any]]:
     handled: list[dict[str, Any]] = []
-    transport.on_message(handled.append)
+    senders: set[str] = set()
+
+    def handle(sender: str, message: dict[str, Any]) -> None:
+        senders.add(sender)
+        handled.append(message)
+
+    transport.on_message(handle)
     transport._on_raw_message(raw)
+    assert senders <= {"alice"}  # the token's identity, never what a message claims
     return handled
 
 
@@ -95,8 +103,22 @@ async def test_close_is_idempotent_and_ends_inbound_audio(transport: P2PTranspor
     await transport.close()
 
     assert transport.closed.is_set()
-    assert [chunk async for chunk in transport.inbound_audio()] == []
+    assert [chunk async for chunk in transport.peer.inbound_audio()] == []
     assert transport.audio_out.readyState == "ended"
+
+
+async def test_the_peer_joins_at_once_and_leaves_when_the_connection_closes(
+    transport: P2PTransport,
+) -> None:
+    events = transport.participants()
+    joined = await anext(events)
+    assert isinstance(joined, ParticipantJoined)
+    assert joined.participant.info == ParticipantInfo("alice", "Alice")
+    assert joined.participant.video_in is not None
+
+    await transport.close()
+
+    assert [e async for e in events] == [ParticipantLeft("alice")]
 
 
 async def test_offer_without_audio_is_an_offer_error(transport: P2PTransport) -> None:
@@ -141,7 +163,7 @@ async def test_inbound_audio_ends_on_close_even_if_the_peer_never_connected(
     transport: P2PTransport, offer_sdp: str
 ) -> None:
     await transport.accept(offer_sdp)  # the offerer is gone: ICE never completes
-    chunks = transport.inbound_audio()
+    chunks = transport.peer.inbound_audio()
     waiting = asyncio.ensure_future(anext(chunks))
     await asyncio.sleep(0.05)
 
@@ -199,7 +221,7 @@ async def test_gaps_in_inbound_timestamps_are_heard_as_silence(transport: P2PTra
     timestamps.append(timestamps[-1] + 960 + int(48000 * (MAX_FILLED_GAP_S + 1)))  # too long
     transport._on_track(_ScriptedAudioTrack(timestamps))
 
-    chunks = [chunk async for chunk in transport.inbound_audio()]
+    chunks = [chunk async for chunk in transport.peer.inbound_audio()]
 
     # Five frames and one filled gap (16 kHz: 20 ms = 320 samples); the resampler's delay
     # holds back the first frame's output, but the gap goes in between, in order.

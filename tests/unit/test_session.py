@@ -14,6 +14,7 @@ from voxroom.providers.base import ChatMessage, LLMRequest
 from .fakes import (
     QUIET,
     SPEECH,
+    USER,
     FakeAgent,
     FakeLLM,
     FakeSTT,
@@ -73,6 +74,8 @@ async def test_chat_gets_a_spoken_reply_with_captions_state_and_metrics(
         "final": True,
         "text": "hi",
         "turn_id": 1,
+        "participant": "user-1",
+        "name": "Ann",
     }
     assert [m["state"] for m in sent if m["type"] == "state"] == [
         "thinking",
@@ -165,7 +168,7 @@ async def test_voice_onset_pauses_and_long_speech_interrupts_keeping_what_was_he
     assert rig.session.state == "speaking"
 
     # The user starts talking (what the listener reports at onset / speech start):
-    turn_id = rig.session.new_turn_id()
+    turn_id = rig.session.new_turn_id(USER)
     rig.session.on_speech_start(turn_id)
     assert rig.sink.paused and rig.sink.clears == 0  # silenced at once, not yet dropped
     assert rig.transport.transcripts("agent", final=True) == []
@@ -210,9 +213,9 @@ async def test_a_noise_that_is_not_speech_resumes_the_agent(make_rig: MakeRig) -
     await queue_whole_reply(rig)
     rig.sink.play(2)
 
-    rig.session.on_voice_onset()
+    rig.session.on_voice_onset(USER.identity)
     assert rig.sink.paused
-    rig.session.on_voice_lost()  # a click, shorter than min_speech
+    rig.session.on_voice_lost(USER.identity)  # a click, shorter than min_speech
     assert not rig.sink.paused
 
     rig.sink.play_all()

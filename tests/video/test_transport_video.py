@@ -1,5 +1,6 @@
 """P2P video end to end in one process, no models: an aiortc client's camera reaches
-`P2PTransport.video_in`, a processor pushes results to `video_out`, the client receives them."""
+`P2PTransport.peer.video_in`, a processor pushes results to `video_out`, the client
+receives them."""
 
 from __future__ import annotations
 
@@ -93,10 +94,10 @@ async def test_answer_has_one_sendrecv_video_line_and_refuses_extras() -> None:
 async def test_camera_frames_reach_the_agent_and_its_video_comes_back() -> None:
     async with connected() as peers:
         transport = peers.transport
-        assert transport.video_in is not None
+        assert transport.peer.video_in is not None
 
         async def invert() -> None:  # the simplest "agent": negate the picture
-            async for image in transport.video_in.frames("bgr24"):
+            async for image in transport.peer.video_in.frames("bgr24"):
                 transport.video_out.push(255 - image.array, captured_at=image.received_at)
 
         processor = asyncio.create_task(invert())
@@ -105,7 +106,7 @@ async def test_camera_frames_reach_the_agent_and_its_video_comes_back() -> None:
             await asyncio.sleep(1.0)
         finally:
             processor.cancel()
-        assert transport.video_in.received_frames >= 30
+        assert transport.peer.video_in.received_frames >= 30
         assert len(peers.received) >= 30
         delays = []
         for arrived, frame in peers.received:
@@ -121,7 +122,7 @@ async def test_camera_frames_reach_the_agent_and_its_video_comes_back() -> None:
 
 async def test_a_slow_reader_gets_the_newest_frames_and_counts_the_rest() -> None:
     async with connected() as peers:
-        video_in = peers.transport.video_in
+        video_in = peers.transport.peer.video_in
         reader = video_in.frames("yuv420p")
         taken: list[int] = []
 
@@ -155,10 +156,10 @@ async def test_audio_only_offer_is_answered_without_video() -> None:
         await client.setLocalDescription(await client.createOffer())
         answer = await transport.accept(client.localDescription.sdp)
         assert "m=video" not in answer
-        assert transport.video_in is not None and transport.video_in.latest() is None
+        assert transport.peer.video_in is not None and transport.peer.video_in.latest() is None
     finally:
         await transport.close()
         await client.close()
         microphone.stop()
     with pytest.raises(StopAsyncIteration):  # the camera never came: readers end with the peer
-        await transport.video_in.frames().__anext__()
+        await transport.peer.video_in.frames().__anext__()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from voxroom.agent.context import ToolExample, UserTurn
+from voxroom.agent.policy import PolicyName
+from voxroom.transport.base import ParticipantInfo
 
 if TYPE_CHECKING:
     from voxroom.agent.session import AgentSession
@@ -26,7 +28,10 @@ class Agent:
     - `instructions`: who the agent is (the first lines of every prompt).
     - `examples`: few-shot (user, agent) pairs; base models such as the packaged Gemma need
       them to answer briefly and in character. Instruction-tuned models can do with fewer.
-    - `greeting`: said when a session starts (None: wait for the user).
+    - `greeting`: said when the first person joins (None: wait for the user).
+    - `turn_policy`: when to answer in a call (`agent.policy`): None → "always" with one
+      participant, "addressed" in a room (a room's creator may set it too).
+    - `wake_phrases`: besides `name`, what addresses the agent in a room ("hey assistant").
     """
 
     name: ClassVar[str] = "voxroom assistant"
@@ -40,16 +45,28 @@ class Agent:
     tool_examples: ClassVar[list[ToolExample]] = []
     max_tool_steps: ClassVar[int] = 3  # tool round trips per turn before the model must answer
     temperature: ClassVar[float | None] = None  # None: the configured default
+    turn_policy: ClassVar[PolicyName | None] = None
+    wake_phrases: ClassVar[tuple[str, ...]] = ()
+    # In a room: publish the agent's video and receive people's cameras (peer to peer, video
+    # follows the client's offer).
+    uses_video: ClassVar[bool] = False
 
     session: AgentSession
 
     async def on_enter(self) -> None:
-        """The session started and the client is connected."""
+        """The session started and the first participant is in the call."""
         if self.greeting:
             await self.session.say(self.greeting)
 
+    async def on_participant_joined(self, participant: ParticipantInfo) -> None:
+        """Someone joined the call (the first one right after `on_enter`)."""
+
+    async def on_participant_left(self, participant: ParticipantInfo) -> None:
+        """Someone left the call."""
+
     async def on_user_turn(self, turn: UserTurn) -> None:
-        """The user finished a turn; rewrite `turn.text` or call `turn.add_context(...)`."""
+        """Someone finished a turn (`turn.speaker`); rewrite `turn.text`, call
+        `turn.add_context(...)`, or set `turn.respond` (the room's policy decided it)."""
 
     async def on_exit(self) -> None:
         """The session is ending."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from voxroom.media.vision import user_content
 from voxroom.providers.base import ChatMessage, ToolCall
+from voxroom.transport.base import ParticipantInfo
 
 MAX_HISTORY_MESSAGES = 16  # keeps the prompt small: short-context local models, fast prefill
 
@@ -21,10 +22,20 @@ class UserTurn:
     source: str  # "voice" | "chat"
     context: list[str] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
+    # Who spoke (None: not known); in a call with several people the model sees their name.
+    speaker: ParticipantInfo | None = None
+    # Whether the agent will answer: the room's turn policy decided; a hook may change it.
+    respond: bool = True
+    # Show the model the speaker's name (group calls).
+    named: bool = False
+
+    @property
+    def speaker_name(self) -> str | None:
+        return self.speaker.display_name if self.named and self.speaker else None
 
     def add_image(self, part: dict[str, Any]) -> None:
         """Show the model an image with this turn (OpenAI `image_url` part, e.g. from
-        `voxroom.media.vision.latest_frame_part(self.session.transport.video_in)`)."""
+        `voxroom.media.vision.latest_frame_part(camera)` with the speaker's `video_in`)."""
         self.images.append(part)
 
     def add_context(self, text: str) -> None:
@@ -53,7 +64,20 @@ class ToolExample:
         ]
 
 
+@dataclass(slots=True)
+class _Entry:
+    turn_id: int | None  # the user turn a message belongs to (None: the agent's own speech)
+    message: ChatMessage
+
+
 class ChatContext:
+    """Instructions and few-shot examples, then what was said, in order.
+
+    A user turn enters when its transcript is final (answered or not: in a group call the
+    model must know what people said to each other); a later final text for the same turn (a
+    merged turn) replaces it. The agent's reply enters as what was heard, right after the
+    turn it answers, when the reply ends."""
+
     def __init__(
         self,
         instructions: str,
@@ -67,21 +91,42 @@ class ChatContext:
             self._preamble += example.messages(index)
         for question, answer in examples:
             self._preamble += [ChatMessage("user", question), ChatMessage("assistant", answer)]
-        self.history: list[ChatMessage] = []
+        self._entries: list[_Entry] = []
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        return [entry.message for entry in self._entries]
 
     def messages_for(self, turn: UserTurn) -> list[ChatMessage]:
+        """The model's input to answer `turn`: everything before it, its context, then it."""
         extra = (
             [ChatMessage("system", "Context: " + " ".join(turn.context))] if turn.context else []
         )
+        earlier = [e.message for e in self._entries if e.turn_id != turn.turn_id]
         return [
             *self._preamble,
-            *self.history[-MAX_HISTORY_MESSAGES:],
+            *earlier[-MAX_HISTORY_MESSAGES:],
             *extra,
-            ChatMessage("user", user_content(turn.text, *turn.images)),
+            ChatMessage("user", user_content(turn.text, *turn.images), speaker=turn.speaker_name),
         ]
 
-    def add_exchange(self, user_text: str, agent_text: str, interrupted: bool) -> None:
-        """Record a finished turn; `agent_text` is what was actually played, not generated."""
-        self.history.append(ChatMessage("user", user_text))
-        if agent_text.strip():
-            self.history.append(ChatMessage("assistant", agent_text, interrupted=interrupted))
+    def add_user(self, turn_id: int, text: str, speaker: str | None = None) -> None:
+        """A user turn's final text (replacing an earlier text of the same turn)."""
+        message = ChatMessage("user", text, speaker=speaker)
+        for entry in self._entries:
+            if entry.turn_id == turn_id and entry.message.role == "user":
+                entry.message = message
+                return
+        self._entries.append(_Entry(turn_id, message))
+
+    def add_reply(self, turn_id: int | None, heard: str, interrupted: bool) -> None:
+        """The agent's reply to `turn_id` (None: it spoke unprompted), as heard."""
+        if not heard.strip():
+            return
+        entry = _Entry(turn_id, ChatMessage("assistant", heard, interrupted=interrupted))
+        at = len(self._entries)
+        if turn_id is not None:
+            at = next(
+                (i + 1 for i in reversed(range(at)) if self._entries[i].turn_id == turn_id), at
+            )
+        self._entries.insert(at, entry)

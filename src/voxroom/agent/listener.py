@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -67,12 +67,20 @@ class EndedTurn:
 
 
 class SpeechListener:
-    def __init__(self, vad: VAD, stt: STT, config: TurnConfig, events: ListenerEvents) -> None:
+    def __init__(
+        self,
+        vad: VAD,
+        stt: STT,
+        config: TurnConfig,
+        events: ListenerEvents,
+        hints: Sequence[str] = (),
+    ) -> None:
         self._vad = vad.create_stream()
         self._block_size = vad.block_size
         self._sample_rate = vad.sample_rate
         self._block_ms = 1000.0 * vad.block_size / vad.sample_rate
         self._stt = stt
+        self._hints = tuple(hints)  # words the recognizer should expect (the agent's name)
         self._config = config
         self._events = events
         self.endpointing = SemanticEndpointing(enabled=config.semantic_endpointing)
@@ -108,9 +116,10 @@ class SpeechListener:
             await self.close()
 
     async def _on_block(self, block: np.ndarray) -> None:
+        if self._ptt_pressed:  # the user says when the turn ends: no VAD
+            self._utterance.append(block)
+            return
         if self.mode == "push_to_talk":
-            if self._ptt_pressed:
-                self._utterance.append(block)
             return
         probability = await self._vad.probability(block)
         (self._utterance if self._detector.in_turn else self._preroll).append(block)
@@ -168,7 +177,7 @@ class SpeechListener:
     # --- transcription -----------------------------------------------------------------------
     async def _transcribe(self, turn_id: int, audio: np.ndarray, purpose: STTPurpose) -> Transcript:
         started = now()
-        transcript = await self._stt.transcribe(audio)
+        transcript = await self._stt.transcribe(audio, self._hints)
         self._events.on_transcribed(turn_id, transcript, now() - started, purpose)
         return transcript
 
@@ -207,6 +216,7 @@ class SpeechListener:
             speech_start=self._speech_start,
             speech_end=decided - eot_wait_s,
             end_of_turn=decided,
+            explicit=explicit,
         )
         speculative, self._speculative = self._speculative, None
         ended = EndedTurn(self._turn_id, self._audio(), timings, explicit=explicit)
@@ -263,9 +273,12 @@ class SpeechListener:
         self._drop_speculative()
 
     def press(self) -> None:
-        if self.mode != "push_to_talk" or self._ptt_pressed:
+        """Start an explicit turn (in either mode): audio is the turn's until `release`."""
+        if self._ptt_pressed:
             return
         self._ptt_pressed = True
+        self._detector.reset()  # a hands-free turn in progress gives way to the explicit one
+        self._drop_speculative()
         self._ended = None  # a press always starts a new turn: the user is explicit
         self._turn_id = self._events.new_turn_id()
         self._utterance = []
@@ -275,7 +288,7 @@ class SpeechListener:
         self._events.on_long_speech(self._turn_id)  # pressing means "stop talking", at once
 
     def release(self) -> None:
-        if self.mode != "push_to_talk" or not self._ptt_pressed:
+        if not self._ptt_pressed:
             return
         self._ptt_pressed = False
         self._end_turn(eot_wait_s=0.0, explicit=True)

@@ -34,6 +34,19 @@ class TranscriptMessage(_Message):
     text: str
     turn_id: int
     interrupted: bool | None = None
+    # User captions: who spoke (identity) and their display name.
+    participant: str | None = None
+    name: str | None = None
+
+
+class ParticipantMessage(_Message):
+    """Someone joined or left the call, as the agent sees it (it hears them from now on)."""
+
+    type: Literal["participant"] = "participant"
+    event: Literal["joined", "left"]
+    participant: str
+    name: str | None = None
+    role: str | None = None
 
 
 class ErrorMessage(_Message):
@@ -78,7 +91,12 @@ def client_message(event: ev.Event) -> dict[str, object] | None:
         message = StateChanged(state=event.state)
     elif isinstance(event, ev.UserTranscript):
         message = TranscriptMessage(
-            role="user", final=event.final, text=event.text, turn_id=event.turn_id
+            role="user",
+            final=event.final,
+            text=event.text,
+            turn_id=event.turn_id,
+            participant=event.participant,
+            name=event.name,
         )
     elif isinstance(event, ev.AgentSpeech):
         message = TranscriptMessage(
@@ -91,6 +109,12 @@ def client_message(event: ev.Event) -> dict[str, object] | None:
     elif isinstance(event, ev.TurnMetricsRecorded):
         # The event *is* the breakdown: send its own fields, minus the log's bookkeeping.
         return {"type": "turn_metrics", **event.model_dump(exclude=_LOG_FIELDS, exclude_none=True)}
+    elif isinstance(event, ev.ParticipantJoined) and event.role == "user":
+        message = ParticipantMessage(
+            event="joined", participant=event.identity, name=event.name, role=event.call_role
+        )
+    elif isinstance(event, ev.ParticipantLeft):
+        message = ParticipantMessage(event="left", participant=event.identity)
     elif isinstance(event, ev.ErrorOccurred):
         message = ErrorMessage(message=event.message)
     else:

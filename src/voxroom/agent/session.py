@@ -1,6 +1,11 @@
-"""AgentSession: wires one transport, the shared models and an Agent into a conversation.
+"""AgentSession: wires a transport, the shared models and an Agent into a conversation with
+the people in a call: one participant (peer to peer) or many (a room), one engine.
 
-Everything that happens is an event on the session's log (`audit.events`); the client's
+Each participant gets a listener of their own (VAD, endpointing, transcription), so everyone
+is heard and every turn is theirs; the agent has one voice. When a turn ends, the room's turn
+policy (`policy`) says whether the agent answers; the agent's hook may change that.
+
+Everything that happens is an event on the session's log (`audit.events`); the clients'
 captions and state are a view of that log (`protocol.client_message`), as is the audit store.
 """
 
@@ -8,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,20 +25,30 @@ from voxroom.agent import protocol as msg
 from voxroom.agent.agent import Agent
 from voxroom.agent.context import ChatContext, UserTurn
 from voxroom.agent.endpointing import BackchannelFilter
+from voxroom.agent.generation import ReplyWriter
 from voxroom.agent.listener import SpeechListener
+from voxroom.agent.participants import Speaker, SpeakerEvents
+from voxroom.agent.policy import PolicyName, TurnFacts, make_policy
 from voxroom.agent.reply import Reply, single_text
 from voxroom.agent.timing import TurnTimings, now
-from voxroom.agent.tools import agent_tools, run_tool
 from voxroom.audit import events as ev
 from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
-from voxroom.providers.base import ChatMessage, LLMRequest, LLMUsage, Transcript
+from voxroom.providers.base import LLMRequest, Transcript
 from voxroom.providers.factory import ModelSet
-from voxroom.transport.base import INBOUND_SAMPLE_RATE, AudioObserver, Transport
+from voxroom.transport.base import (
+    INBOUND_SAMPLE_RATE,
+    ParticipantInfo,
+    ParticipantJoined,
+    RemoteParticipant,
+    Transport,
+)
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, I can't answer right now. Please try again in a moment."
+# (participant identity, mono int16 samples, sample rate): a participant's audio as it arrives
+InboundObserver = Callable[[str, np.ndarray, int], None]
 
 
 class AgentSession:
@@ -46,36 +60,44 @@ class AgentSession:
         models: ModelSet,
         config: VoxroomConfig,
         event_log: SessionEventLog | None = None,
-        participant: str | None = None,
+        *,
+        policy: PolicyName | None = None,
+        wake_phrases: Sequence[str] = (),
     ) -> None:
         self.id = session_id
         self.agent = agent
-        # The human's identity (the token's subject) for the audit trail; None: not known.
-        self.participant = participant
         self.transport = transport
         self.log = event_log or SessionEventLog(session_id)
         self._models = models
         self._config = config
         self.context = ChatContext(agent.instructions, agent.examples, agent.tool_examples)
+        # Room policy: set at room creation, else the agent's, else by the size of the call.
+        chosen = policy or agent.turn_policy or ("addressed" if transport.multiparty else "always")
+        self.policy = make_policy(chosen, (agent.name, *agent.wake_phrases, *wake_phrases))
         self.state: msg.AgentState = "listening"
+        self.speakers: dict[str, Speaker] = {}
         self._turn_counter = 0
+        self._turn_speakers: dict[int, ParticipantInfo] = {}  # whose turn; absent: the agent's
         self._confirmed_turns: set[int] = set()
-        self._paused_reply: Reply | None = None  # a reply paused by user voice, maybe resumed
+        self._paused_reply: Reply | None = None  # a reply paused by voices, maybe resumed
+        self._pausers: set[str] = set()  # the participants whose voice paused it
         self.backchannels = BackchannelFilter()
+        self._writer = ReplyWriter(agent, models.llm, self._emit)
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._reply_generation = 0
         self._background: set[asyncio.Task[Any]] = set()
-        self._inbound_observers: list[AudioObserver] = []
+        self._inbound_observers: list[InboundObserver] = []
         self._finalizers: list[Callable[[], Awaitable[None]]] = []
-        self._listener = SpeechListener(models.vad, models.stt, config.turns, self)
+        self._entered = False
         agent.session = self
         self.log.subscribe(self._forward_to_client)
         transport.on_message(self._on_client_message)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
-        """Runs until the peer's audio ends (disconnect) or the task is cancelled."""
+        """Runs until the call ends for the agent (the transport's participant events end:
+        the peer left, the room closed) or the task is cancelled."""
         models = self._models
         self.log.emit(
             ev.SessionStarted(
@@ -89,14 +111,15 @@ class AgentSession:
                 },
             )
         )
-        if self.participant is not None:
-            self.log.emit(ev.ParticipantJoined(identity=self.participant, role="user"))
         self.log.emit(ev.ParticipantJoined(identity=self.agent.name, role="agent"))
         self.log.emit(ev.StateChanged(state=self.state))
-        reason = "peer left"
+        reason = "call ended" if self.transport.multiparty else "peer left"
         try:
-            await self.agent.on_enter()
-            await self._listener.run(self._observed_inbound())
+            async for change in self.transport.participants():
+                if isinstance(change, ParticipantJoined):
+                    await self._join(change.participant)
+                else:
+                    await self._leave(change.identity)
         except asyncio.CancelledError:
             reason = "cancelled"
             raise
@@ -104,7 +127,51 @@ class AgentSession:
             # Shielded: a second cancellation must not cut the recording or the final event.
             await asyncio.shield(self._teardown(reason))
 
+    async def _join(self, remote: RemoteParticipant) -> None:
+        info = remote.info
+        if info.identity in self.speakers:  # the transport keeps identities unique; be safe
+            await self._leave(info.identity)
+        listener = SpeechListener(
+            self._models.vad,
+            self._models.stt,
+            self._config.turns,
+            SpeakerEvents(self, info),
+            hints=self.policy.hints,
+        )
+        speaker = Speaker(remote, listener)
+        self.speakers[info.identity] = speaker
+        self.log.emit(
+            ev.ParticipantJoined(
+                identity=info.identity, role="user", name=info.name or None, call_role=info.role
+            )
+        )
+        speaker.task = asyncio.create_task(self._listen(speaker))
+        if not self._entered:  # the first person is here: the agent starts (greets)
+            self._entered = True
+            await self.agent.on_enter()
+        await self.agent.on_participant_joined(info)
+
+    async def _listen(self, speaker: Speaker) -> None:
+        try:
+            await speaker.listener.run(self._observed_inbound(speaker))
+        except Exception as exc:  # one participant's broken audio must not end the call
+            log.exception("session %s: listener of %s failed", self.id, speaker.info.identity)
+            self.on_error(f"listening to {speaker.info.display_name} failed: {exc}")
+
+    async def _leave(self, identity: str) -> None:
+        speaker = self.speakers.pop(identity, None)
+        if speaker is None:
+            return
+        if speaker.task is not None:
+            speaker.task.cancel()
+            await asyncio.gather(speaker.task, return_exceptions=True)
+        self.log.emit(ev.ParticipantLeft(identity=identity))
+        self.on_voice_lost(identity)  # a voice that paused the agent has gone with them
+        await self.agent.on_participant_left(speaker.info)
+
     async def _teardown(self, reason: str) -> None:
+        for identity in list(self.speakers):
+            await self._leave(identity)
         for task in self._background:
             task.cancel()
         await self._cancel_reply()
@@ -121,40 +188,55 @@ class AgentSession:
         """Run `finalize` when the session ends, before `session_ended` is logged."""
         self._finalizers.append(finalize)
 
-    def observe_inbound(self, observer: AudioObserver) -> None:
-        """Call `observer` with every chunk of user audio as it arrives (e.g. to record)."""
+    def observe_inbound(self, observer: InboundObserver) -> None:
+        """Call `observer(identity, samples, rate)` with every chunk of every participant's
+        audio as it arrives (e.g. to record)."""
         self._inbound_observers.append(observer)
 
-    async def _observed_inbound(self) -> AsyncIterator[np.ndarray]:
-        async for chunk in self.transport.inbound_audio():
+    async def _observed_inbound(self, speaker: Speaker) -> AsyncIterator[np.ndarray]:
+        identity = speaker.info.identity
+        async for chunk in speaker.remote.inbound_audio():
             for observer in self._inbound_observers:
-                observer(chunk, INBOUND_SAMPLE_RATE)
+                observer(identity, chunk, INBOUND_SAMPLE_RATE)
             yield chunk
+
+    @property
+    def hearing_voice(self) -> bool:
+        """Somebody is speaking now."""
+        return any(s.listener.hearing_voice for s in self.speakers.values())
 
     async def say(self, text: str) -> None:
         """Speak `text` as the agent (not added to the model's context as a user turn)."""
         turn_id = self.new_turn_id()
         await self._start_reply(single_text(text), TurnTimings(turn_id, end_of_turn=now()), None)
 
-    # --- ListenerEvents ----------------------------------------------------------------------
-    def new_turn_id(self) -> int:
+    # --- listener events (through SpeakerEvents) ---------------------------------------------
+    def new_turn_id(self, speaker: ParticipantInfo | None = None) -> int:
         self._turn_counter += 1
+        if speaker is not None:
+            self._turn_speakers[self._turn_counter] = speaker
         return self._turn_counter
 
-    def on_voice_onset(self) -> None:
-        """Voice over a released reply: silence it at once; words decide whether for good."""
+    def on_voice_onset(self, speaker: str) -> None:
+        """A voice over a released reply: silence it at once; words decide whether for good."""
         reply = self._reply
         if reply is None or reply.discarded or not reply.released.is_set():
             return
         if self._paused_reply is None:
             self.transport.audio_out.pause()
             self._paused_reply = reply
+        self._pausers.add(speaker)
 
-    def on_voice_lost(self) -> None:
-        self._resume_paused()
+    def on_voice_lost(self, speaker: str) -> None:
+        """`speaker`'s voice turned out to be no turn (a click) or they left: the agent goes
+        on once no voice holds it."""
+        self._pausers.discard(speaker)
+        if not self._pausers:
+            self._resume_paused()
 
     def on_speech_start(self, turn_id: int) -> None:
-        self.on_voice_onset()
+        if (speaker := self._turn_speakers.get(turn_id)) is not None:
+            self.on_voice_onset(speaker.identity)
 
     def on_long_speech(self, turn_id: int) -> None:
         if self._paused_reply is not None:
@@ -185,14 +267,15 @@ class AgentSession:
             else:
                 self._interrupt()
             self._paused_reply = None
+            self._pausers.clear()
 
     def on_interim(self, turn_id: int, text: str) -> None:
-        self.log.emit(ev.UserTranscript(turn_id=turn_id, text=text, final=False))
+        self._emit(ev.UserTranscript(turn_id=turn_id, text=text, final=False))
 
     def on_transcribed(
         self, turn_id: int, transcript: Transcript, duration_s: float, purpose: ev.STTPurpose
     ) -> None:
-        self.log.emit(
+        self._emit(
             ev.STTUsage(
                 turn_id=turn_id,
                 provider=transcript.provider or self._models.stt.name,
@@ -210,16 +293,17 @@ class AgentSession:
         source: ev.TurnSource = "voice",
     ) -> None:
         text = text.strip()
-        if self._paused_reply is not None:
+        speaker = self._turn_speakers.get(timings.turn_id)
+        if self._paused_reply is not None and speaker is not None and source == "voice":
             if not text or self.backchannels.is_backchannel(text, avg_logprob):
-                self._resume_paused()  # "mm-hmm" or a noise: the agent goes on
+                self.on_voice_lost(speaker.identity)  # "mm-hmm" or a noise: the agent goes on
                 return
-            self._interrupt()
+            self._interrupt()  # real words over the agent: it stops, whoever they were for
         if not text:  # noise that VAD took for speech
             if self._reply is None:
                 self._set_state("listening")
             return
-        self.log.emit(
+        self._emit(
             ev.UserTranscript(
                 turn_id=timings.turn_id,
                 text=text,
@@ -229,18 +313,29 @@ class AgentSession:
                 audio_end=self._session_time(timings.speech_end),
             )
         )
-        turn = UserTurn(turn_id=timings.turn_id, text=text, source=source)
-        await self.agent.on_user_turn(turn)
-        request = LLMRequest(
-            messages=self.context.messages_for(turn),
-            max_tokens=self._config.models.llm_max_tokens,
-            temperature=(
-                self.agent.temperature
-                if self.agent.temperature is not None
-                else self._config.models.llm_temperature
-            ),
+        turn = UserTurn(
+            turn_id=timings.turn_id,
+            text=text,
+            source=source,
+            speaker=speaker,
+            named=self.transport.multiparty,
         )
-        await self._start_reply(self._reply_text(turn.turn_id, request), timings, turn.text)
+        turn.respond = self.policy.should_answer(
+            TurnFacts(
+                text=text,
+                speaker=speaker.identity if speaker else None,
+                source=source,
+                explicit=timings.explicit,
+                started_at=timings.speech_start or timings.end_of_turn or now(),
+            )
+        )
+        await self.agent.on_user_turn(turn)
+        self.context.add_user(turn.turn_id, turn.text, turn.speaker_name)
+        if not turn.respond:
+            if self._reply is None:
+                self._set_state("listening")
+            return
+        await self._start_reply(self._reply_text(turn), timings, answers=turn)
 
     def on_error(self, message: str, component: str = "session") -> None:
         log.warning("session %s: %s", self.id, message)
@@ -248,102 +343,32 @@ class AgentSession:
         self._set_state("listening")
 
     # --- replies -----------------------------------------------------------------------------
-    async def _reply_text(self, turn_id: int, request: LLMRequest) -> AsyncIterator[str]:
-        """The reply's text: LLM steps with tool round trips in between, up to a step limit
-        (the last step offers no tools, so the model has to answer in words)."""
-        tools = agent_tools(self.agent)
-        max_steps = self.agent.max_tool_steps
-        messages = request.messages
-        for step in range(max_steps + 1):
-            offered = [spec for spec, _ in tools.values()] if step < max_steps else []
-            step_request = dataclasses.replace(
-                request, messages=messages, tools=offered, usage=LLMUsage()
-            )
-            said: list[str] = []
-            async for delta in self._audited_llm(turn_id, step_request, step):
-                said.append(delta)
-                yield delta
-            calls = step_request.usage.tool_calls
-            if not calls:
-                return
-            results = [await run_tool(call, tools) for call in calls]
-            for result in results:
-                self.log.emit(
-                    ev.ToolCalled(
-                        turn_id=turn_id,
-                        call_id=result.call.id,
-                        name=result.call.name,
-                        arguments=result.call.arguments,
-                        output=result.output,
-                        error=result.error,
-                        duration_ms=result.duration_ms,
-                    )
-                )
-            messages = [
-                *messages,
-                ChatMessage("assistant", "".join(said), tool_calls=tuple(calls)),
-                *(ChatMessage("tool", r.output, tool_call_id=r.call.id) for r in results),
-            ]
+    def _reply_text(self, turn: UserTurn) -> AsyncIterator[str]:
+        """The reply to `turn`. Its model input is built when the reply starts generating,
+        after any earlier reply has stopped, so the model sees what of that one was heard."""
+        stops = [f"\n{s.info.display_name}:" for s in self.speakers.values()] if turn.named else []
 
-    async def _audited_llm(
-        self, turn_id: int, request: LLMRequest, step: int
-    ) -> AsyncIterator[str]:
-        """One LLM request, with the full request and the response recorded as events."""
-        llm = self._models.llm
-        self.log.emit(
-            ev.LLMRequested(
-                turn_id=turn_id,
-                provider=llm.name,
-                model=llm.model,
-                messages=[m.as_dict() for m in request.messages],
-                parameters=request.parameters(),
-                tools=[spec.openai() for spec in request.tools],
-                step=step,
+        async def text() -> AsyncIterator[str]:
+            request = LLMRequest(
+                messages=self.context.messages_for(turn),
+                max_tokens=self._config.models.llm_max_tokens,
+                temperature=(
+                    self.agent.temperature
+                    if self.agent.temperature is not None
+                    else self._config.models.llm_temperature
+                ),
+                stop=stops,
             )
-        )
-        started, first, parts = now(), None, []
-        finish: ev.FinishReason = "error"
-        try:
-            async for delta in llm.stream(request):
-                first = first or now()
-                parts.append(delta)
+            async for delta in self._writer.text(turn.turn_id, request):
                 yield delta
-            finish = request.usage.finish_reason or "stop"
-        except (asyncio.CancelledError, GeneratorExit):
-            finish = "cancelled"
-            raise
-        finally:
-            if request.usage.cache is not None:
-                self.log.emit(
-                    ev.CacheLookup(
-                        turn_id=turn_id,
-                        result=request.usage.cache,
-                        similarity=request.usage.cache_similarity,
-                        lookup_ms=request.usage.cache_lookup_ms,
-                    )
-                )
-            served_provider, _, served_model = (request.usage.served_by or "").partition(":")
-            self.log.emit(
-                ev.LLMResponded(
-                    turn_id=turn_id,
-                    provider=served_provider or llm.name,
-                    model=served_model or llm.model,
-                    text="".join(parts),
-                    finish_reason=finish,
-                    prompt_tokens=request.usage.prompt_tokens,
-                    completion_tokens=request.usage.completion_tokens,
-                    ttft_ms=round((first - started) * 1e3, 1) if first else None,
-                    duration_ms=round((now() - started) * 1e3, 1),
-                    tool_calls=[dataclasses.asdict(c) for c in request.usage.tool_calls],
-                    step=step,
-                )
-            )
+
+        return text()
 
     async def _start_reply(
         self,
         text: AsyncIterator[str],
         timings: TurnTimings,
-        user_text: str | None,
+        answers: UserTurn | None,
         apology: bool = False,
     ) -> None:
         self._reply_generation += 1
@@ -364,12 +389,12 @@ class AgentSession:
         if timings.speech_end is None or timings.turn_id in self._confirmed_turns:
             reply.release()  # typed turns, say(), or a spoken turn already certain: play now
         self._reply = reply
-        self._reply_task = asyncio.create_task(self._run_reply(reply, user_text, apology))
+        self._reply_task = asyncio.create_task(self._run_reply(reply, answers, apology))
 
     def _record_tts(
         self, turn_id: int, provider: str, sentence: str, audio_s: float, took_s: float
     ) -> None:
-        self.log.emit(
+        self._emit(
             ev.TTSUsage(
                 turn_id=turn_id,
                 provider=provider,
@@ -379,7 +404,7 @@ class AgentSession:
             )
         )
 
-    async def _run_reply(self, reply: Reply, user_text: str | None, apology: bool) -> None:
+    async def _run_reply(self, reply: Reply, answers: UserTurn | None, apology: bool) -> None:
         interrupted = failed = False
         guard = asyncio.create_task(self._guard_playout(reply))
         try:
@@ -392,9 +417,9 @@ class AgentSession:
             interrupted = failed = True
         finally:
             guard.cancel()
-            self._finish_reply(reply, user_text, interrupted)
+            self._finish_reply(reply, answers, interrupted)
         if failed and apology:  # even the voice is down: say it in captions at least
-            self.log.emit(
+            self._emit(
                 ev.AgentSpeech(
                     turn_id=reply.timings.turn_id,
                     played_text=APOLOGY,
@@ -417,8 +442,8 @@ class AgentSession:
             await asyncio.sleep(stall_s)
             if reply.spoken or reply is not self._reply:
                 return
-            if self._listener.hearing_voice:
-                continue  # a pause the user's voice explains: the turn logic decides
+            if self.hearing_voice:
+                continue  # a pause a voice explains: the turn logic decides
             self.log.emit(
                 ev.ErrorOccurred(
                     component="playout",
@@ -429,6 +454,7 @@ class AgentSession:
                 )
             )
             self._paused_reply = None
+            self._pausers.clear()
             self.transport.audio_out.resume()
 
     def _on_sentence_played(self, reply: Reply) -> None:
@@ -437,24 +463,28 @@ class AgentSession:
         turn_id = reply.timings.turn_id
         if len(reply.spoken) == 1:
             self._set_state("speaking")
-            self.log.emit(reply.timings.metrics())
-        self.log.emit(ev.AgentSpeech(turn_id=turn_id, played_text=reply.started_text, final=False))
+            self._emit(reply.timings.metrics())
+        self._emit(ev.AgentSpeech(turn_id=turn_id, played_text=reply.started_text, final=False))
 
-    def _finish_reply(self, reply: Reply, user_text: str | None, interrupted: bool) -> None:
+    def _finish_reply(self, reply: Reply, answers: UserTurn | None, interrupted: bool) -> None:
         if reply is self._paused_reply:
             # The sink is paused only on behalf of a live reply: one that ends (a voice onset
             # can pause a reply that is still winding down from a cancel) must not leave the
             # next reply playing into a paused sink (issue 13).
             self._paused_reply = None
+            self._pausers.clear()
             self.transport.audio_out.clear()
         if reply.discarded:  # prepared ahead and never played: no trace in context or captions
             if reply is self._reply:
                 self._reply = None
                 self._set_state("listening")
             return
-        if user_text is not None:
-            self.context.add_exchange(user_text, reply.heard_text, interrupted)
-        self.log.emit(
+        if answers is not None:
+            self.context.add_reply(answers.turn_id, reply.heard_text, interrupted)
+        if reply.spoken:
+            to = answers.speaker.identity if answers and answers.speaker else None
+            self.policy.replied(to, reply.heard_text, now())
+        self._emit(
             ev.AgentSpeech(
                 turn_id=reply.timings.turn_id,
                 played_text=reply.heard_text,
@@ -470,6 +500,7 @@ class AgentSession:
     def _interrupt(self) -> None:
         self.transport.audio_out.clear()  # first: silence on the very next 20 ms frame
         self._paused_reply = None
+        self._pausers.clear()
         if self._reply_task is not None:
             self._reply_task.cancel()
 
@@ -484,7 +515,7 @@ class AgentSession:
             self._reply_task = None
 
     # --- client messages ---------------------------------------------------------------------
-    def _on_client_message(self, raw: dict[str, Any]) -> None:
+    def _on_client_message(self, sender: str, raw: dict[str, Any]) -> None:
         try:
             message = msg.client_message_adapter.validate_python(raw)
         except ValidationError as exc:
@@ -493,15 +524,20 @@ class AgentSession:
                 ev.ErrorOccurred(component="protocol", message=f"invalid message: {first['msg']}")
             )
             return
+        speaker = self.speakers.get(sender)
         if isinstance(message, msg.ChatIn):
-            timings = TurnTimings(self.new_turn_id(), end_of_turn=now(), transcript_ready=now())
+            turn_id = self.new_turn_id(speaker.info if speaker else None)
+            timings = TurnTimings(turn_id, end_of_turn=now(), transcript_ready=now())
             self._spawn(self.on_user_turn(message.text, timings, source="chat"))
-        elif isinstance(message, msg.ModeIn):
-            self._listener.set_mode(message.mode)
-        elif isinstance(message, msg.PushToTalkIn):
-            self._listener.press() if message.action == "press" else self._listener.release()
         elif isinstance(message, msg.InterruptIn):
             self._interrupt()
+        elif speaker is None:
+            return  # push-to-talk or mode from someone not (or no longer) in the call
+        elif isinstance(message, msg.ModeIn):
+            speaker.listener.set_mode(message.mode)
+        elif isinstance(message, msg.PushToTalkIn):
+            listener = speaker.listener
+            listener.press() if message.action == "press" else listener.release()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -509,6 +545,16 @@ class AgentSession:
         task.add_done_callback(self._background.discard)
 
     # --- output helpers ----------------------------------------------------------------------
+    def _emit(self, event: ev.Event) -> None:
+        """Log `event`; a turn's events carry whose turn it is (and a transcript their name)."""
+        if isinstance(event, ev.TurnScoped) and event.participant is None:
+            speaker = self._turn_speakers.get(event.turn_id)
+            if speaker is not None:
+                event.participant = speaker.identity
+                if isinstance(event, ev.UserTranscript):
+                    event.name = speaker.display_name
+        self.log.emit(event)
+
     def _set_state(self, state: msg.AgentState) -> None:
         if state != self.state:
             self.state = state

@@ -32,6 +32,7 @@ class TurnTimings:
     tts_first_chunk: float | None = None
     first_audio_sent: float | None = None
     speculative_stt: bool = False
+    explicit: bool = False  # the user ended it (push-to-talk release), not a silence
 
     def metrics(self) -> TurnMetricsRecorded:
         start = self.speech_end if self.speech_end is not None else self.end_of_turn

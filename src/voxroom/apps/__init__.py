@@ -1,1 +1,11 @@
-"""Shipped agents: short files on the public API, meant to be copied."""
+"""Shipped agents: short files on the public API, meant to be copied.
+
+`SHIPPED` names them for the rooms API (`POST /api/v1/rooms` with `"agent": "concierge"`): a
+room's agent is one of these or the server's own (`voxroom dev --agent`), never an arbitrary
+import path from a request."""
+
+SHIPPED = {
+    "assistant": "voxroom.apps.assistant:Assistant",
+    "concierge": "voxroom.apps.concierge:Concierge",
+    "faces": "voxroom.apps.faces:FaceAgent",
+}

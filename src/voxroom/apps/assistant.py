@@ -7,7 +7,9 @@ from voxroom import Agent, UserTurn
 
 
 class Assistant(Agent):
-    name = "voxroom assistant"
+    # In a room, people address the agent by name ("Nova, what time is it?") or a wake phrase.
+    name = "Nova"
+    wake_phrases = ("assistant",)
     instructions = (
         "The following is a conversation with a friendly voice assistant that runs locally. "
         "The assistant answers in one or two short, complete sentences."

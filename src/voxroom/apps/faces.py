@@ -21,7 +21,7 @@ import numpy as np
 
 from voxroom import Agent, UserTurn
 from voxroom.audit.events import ErrorOccurred
-from voxroom.transport.base import VideoSink
+from voxroom.transport.base import ParticipantInfo, VideoSink
 from voxroom.transport.video import VideoSource, video_stats_message
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class FaceAgent(Agent):
         "through their camera. The assistant answers in one or two short, complete sentences."
     )
     greeting = None  # with the camera on, "I see one person" is the greeting
+    uses_video = True
     remarks: ClassVar[bool] = True  # say "I see two people" when the count changes
     processing_width: ClassVar[int] = 640
     stats_interval_s: ClassVar[float] = 1.0
@@ -109,13 +110,17 @@ class FaceAgent(Agent):
     faces = 0
     _watcher: asyncio.Task[None] | None = None
 
-    async def on_enter(self) -> None:
-        transport = self.session.transport
-        if transport.video_in is not None and transport.video_out is not None:
+    async def on_participant_joined(self, participant: ParticipantInfo) -> None:
+        # The first camera in the call is the one watched.
+        video_in = self._camera(participant)
+        video_out = self.session.transport.video_out
+        if self._watcher is None and video_in is not None and video_out is not None:
             # Owned here, cancelled in on_exit: it runs as long as the session does.
-            watch = self._watch(transport.video_in, transport.video_out)
-            self._watcher = asyncio.create_task(watch)
-        await super().on_enter()
+            self._watcher = asyncio.create_task(self._watch(video_in, video_out))
+
+    def _camera(self, participant: ParticipantInfo | None) -> VideoSource | None:
+        speaker = self.session.speakers.get(participant.identity) if participant else None
+        return speaker.remote.video_in if speaker is not None else None
 
     async def on_exit(self) -> None:
         if self._watcher is not None:
@@ -125,7 +130,8 @@ class FaceAgent(Agent):
 
     async def on_user_turn(self, turn: UserTurn) -> None:
         # What the camera shows, as text any model can use (see media.vision for images).
-        if self.session.transport.video_in and self.session.transport.video_in.received_frames:
+        camera = self._camera(turn.speaker)
+        if camera is not None and camera.received_frames:
             turn.add_context(f"The camera shows {describe(self.faces)}.")
 
     async def _watch(self, video_in: VideoSource, video_out: VideoSink) -> None:

@@ -8,6 +8,7 @@ in blocks for the recorder to hand to its writer thread. No I/O here.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +37,26 @@ class AlignmentConfig:
 
 @dataclass(frozen=True)
 class TrackStats:
-    """What alignment did to one track: silence inserted, audio dropped, and how often."""
+    """What alignment did to one track: silence inserted, audio dropped, and how often.
+
+    `padded_seconds` counts every silence the recorder put in: before the track's first audio
+    (a participant who joined late), in gaps, and after it stopped (a participant who left)."""
 
     padded_seconds: float
     trimmed_seconds: float
     resyncs: int
     corrections: int
+
+    @staticmethod
+    def total(tracks: Iterable[TrackStats]) -> TrackStats:
+        """The tracks' stats added up (of one track: its own; of none: zeros)."""
+        stats = list(tracks)
+        return TrackStats(
+            sum((s.padded_seconds for s in stats), 0.0),
+            sum((s.trimmed_seconds for s in stats), 0.0),
+            sum(s.resyncs for s in stats),
+            sum(s.corrections for s in stats),
+        )
 
 
 class _Resampler:
@@ -118,6 +133,11 @@ class TrackAligner:
     def position(self) -> int:
         """Where the next kept sample will land in the file."""
         return self._length - self._debt
+
+    @property
+    def length(self) -> int:
+        """Samples placed in blocks so far, taken or not: the track's length once written."""
+        return self._length
 
     def _samples(self, seconds: float) -> float:
         return seconds * self.rate
@@ -267,9 +287,3 @@ def _is_quiet(samples: np.ndarray) -> bool:
     return samples.size == 0 or (
         int(samples.max()) < QUIET_PEAK and int(samples.min()) > -QUIET_PEAK
     )
-
-
-def join(blocks: Blocks) -> np.ndarray:
-    """Placed blocks as one array (silence expanded)."""
-    parts = [np.zeros(b, dtype=np.int16) if isinstance(b, int) else b for b in blocks]
-    return np.concatenate(parts) if parts else _EMPTY

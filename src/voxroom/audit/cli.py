@@ -95,7 +95,7 @@ def show(session_id: SessionId, db: Db = None) -> None:
         f"stt {summary.stt_seconds:.1f} s  tts {summary.tts_characters} chars  "
         f"cost {summary.cost:.4f}  ended: {summary.end_reason or '(open)'}"
     )
-    for participant in usage.participants.values():
+    for participant in usage.participants:
         used = participant.usage
         out.print(
             f"  {participant.role} {escape(participant.identity or '(unnamed)')}: "

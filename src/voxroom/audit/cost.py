@@ -5,15 +5,16 @@ local providers at zero, remote ones per 1M prompt/completion tokens, per audio 
 STT and per 1M characters of TTS. A provider missing from the table costs 0 and is logged
 once, so a new remote model shows up in the logs rather than silently as free.
 
-Usage is attributed to a session's participants by role (`attribute`), from the events alone:
-no stored column holds it, so sessions recorded before attribution existed are attributed too.
+Usage is attributed to a session's participants (`attribute`): each person by identity, and
+the agent, from the events alone: no stored column holds it, so sessions recorded before
+attribution existed are attributed too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Container, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -72,43 +73,61 @@ class ParticipantUsage:
     role: ParticipantRole
     identity: str | None = None  # None: the session names nobody (recorded before it did)
     usage: Usage = field(default_factory=Usage)
+    name: str | None = None  # display name, when the session logged one
 
     def as_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "identity": self.identity, **self.usage.as_dict()}
-
-
-def _participants() -> dict[ParticipantRole, ParticipantUsage]:
-    return {"user": ParticipantUsage("user"), "agent": ParticipantUsage("agent")}
+        named = {"name": self.name} if self.name else {}
+        return {"role": self.role, "identity": self.identity, **named, **self.usage.as_dict()}
 
 
 @dataclass
 class SessionUsage:
     total: Usage = field(default_factory=Usage)
     turns: dict[int, Usage] = field(default_factory=dict)
-    # Every usage event is attributed to exactly one of the two: they add up to `total`.
-    participants: dict[ParticipantRole, ParticipantUsage] = field(default_factory=_participants)
+    # Every usage event is attributed to exactly one participant: they add up to `total`.
+    humans: dict[str | None, ParticipantUsage] = field(default_factory=dict)  # join order
+    agent: ParticipantUsage = field(default_factory=lambda: ParticipantUsage("agent"))
 
-    def add(self, turn_id: int | None, usage: Usage, role: ParticipantRole | None = None) -> None:
+    def human(self, identity: str | None) -> ParticipantUsage:
+        """The person `identity`; None (events from before they carried a participant) is the
+        session's one person."""
+        if identity is None and len(self.humans) == 1:
+            return next(iter(self.humans.values()))
+        if identity not in self.humans:
+            self.humans[identity] = ParticipantUsage("user", identity)
+        return self.humans[identity]
+
+    @property
+    def participants(self) -> list[ParticipantUsage]:
+        """The people in join order, then the agent."""
+        return [*self.humans.values(), self.agent]
+
+    def add(self, turn_id: int | None, usage: Usage, to: ParticipantUsage | None) -> None:
         self.total.add(usage)
         if turn_id is not None:
             self.turns.setdefault(turn_id, Usage()).add(usage)
-        if role is not None:
-            self.participants[role].usage.add(usage)
+        if to is not None:
+            to.usage.add(usage)
 
     def by_participant(self) -> list[dict[str, Any]]:
-        """The human first, then the agent: role, identity and their usage totals."""
-        return [participant.as_dict() for participant in self.participants.values()]
+        """The people first, then the agent: role, identity and their usage totals."""
+        return [participant.as_dict() for participant in self.participants]
 
 
-def attribute(event: Event, user_turns: Container[int]) -> ParticipantRole | None:
+def attribute(
+    event: Event, user_turns: Mapping[int, str | None], usage: SessionUsage
+) -> ParticipantUsage | None:
     """Whose usage `event` is (None: it uses nothing). Speech-to-text only ever transcribes
-    the human's audio, so it is theirs, turn or noise. An LLM response or a synthesized
-    sentence belongs to whoever started its turn: the human if they spoke or typed in it
-    (`user_turns`: the turns with a user transcript), else the agent (greeting, `say`)."""
+    a person's audio, so it is theirs, turn or noise. An LLM response or a synthesized
+    sentence belongs to whoever started its turn: the person who spoke or typed in it
+    (`user_turns`: turn → its speaker, from the user transcripts), else the agent (greeting,
+    `say`)."""
     if isinstance(event, STTUsage):
-        return "user"
+        return usage.human(event.participant)
     if isinstance(event, LLMResponded | TTSUsage):
-        return "user" if event.turn_id in user_turns else "agent"
+        if event.turn_id in user_turns:
+            return usage.human(event.participant or user_turns[event.turn_id])
+        return usage.agent
     return None
 
 
@@ -163,17 +182,21 @@ class PriceTable(BaseModel):
     def summarize(self, events: Iterable[Event]) -> SessionUsage:
         """Per-turn, per-participant and per-session totals of a session's events."""
         events = list(events)
-        # A first pass, so attribution does not depend on the order the events were logged in.
-        user_turns = {event.turn_id for event in events if isinstance(event, UserTranscript)}
         usage = SessionUsage()
-        agent = usage.participants["agent"]
+        # A first pass, so attribution does not depend on the order the events were logged in.
+        user_turns: dict[int, str | None] = {}
         for event in events:
-            if isinstance(event, ParticipantJoined):
-                usage.participants[event.role].identity = event.identity
-            elif isinstance(event, SessionStarted) and agent.identity is None:
-                agent.identity = event.agent  # sessions recorded before participant_joined
-            role = attribute(event, user_turns)
-            usage.add(getattr(event, "turn_id", None), self.usage_of(event), role)
+            if isinstance(event, UserTranscript):
+                user_turns[event.turn_id] = event.participant
+            elif isinstance(event, ParticipantJoined) and event.role == "user":
+                usage.human(event.identity).name = event.name
+            elif isinstance(event, ParticipantJoined):
+                usage.agent.identity = event.identity
+            elif isinstance(event, SessionStarted) and usage.agent.identity is None:
+                usage.agent.identity = event.agent  # sessions recorded before participant_joined
+        for event in events:
+            to = attribute(event, user_turns, usage)
+            usage.add(getattr(event, "turn_id", None), self.usage_of(event), to)
         return usage
 
     def _price(self, provider: str, model: str | None) -> ModelPrice:

@@ -41,13 +41,20 @@ ParticipantRole = Literal["user", "agent"]
 
 
 class ParticipantJoined(Event):
-    """Who takes part: the human (`role="user"`, the identity of the token that opened the
-    session) and the agent (`role="agent"`, its name). Usage is attributed to these by role
-    (`cost.attribute`): the human's audio and turns, the agent's own turns (greetings, `say`)."""
+    """Who takes part: each person (`role="user"`, the identity of their token) and the agent
+    (`role="agent"`, its name). Usage is attributed to them (`cost.attribute`): each person's
+    audio and turns, the agent's own turns (greetings, `say`)."""
 
     type: Literal["participant_joined"] = "participant_joined"
     identity: str
     role: ParticipantRole
+    name: str | None = None  # display name
+    call_role: str | None = None  # the person's role in the call, from their token ("customer")
+
+
+class ParticipantLeft(Event):
+    type: Literal["participant_left"] = "participant_left"
+    identity: str
 
 
 class TrackStarted(Event):
@@ -62,9 +69,17 @@ class StateChanged(Event):
     state: Literal["listening", "thinking", "speaking"]
 
 
-class UserTranscript(Event):
-    type: Literal["user_transcript"] = "user_transcript"
+class TurnScoped(Event):
+    """Something that belongs to a turn. `participant`: the identity of the person whose turn
+    it is (None: the agent's own turn: a greeting, `say()`); the session fills it in."""
+
     turn_id: int
+    participant: str | None = None
+
+
+class UserTranscript(TurnScoped):
+    type: Literal["user_transcript"] = "user_transcript"
+    name: str | None = None  # the speaker's display name
     text: str
     final: bool
     source: TurnSource = "voice"
@@ -72,20 +87,18 @@ class UserTranscript(Event):
     audio_end: float | None = None
 
 
-class AgentSpeech(Event):
+class AgentSpeech(TurnScoped):
     """Agent text as it is played (final=False: progress) and once the turn ends (final=True)."""
 
     type: Literal["agent_speech"] = "agent_speech"
-    turn_id: int
     played_text: str
     final: bool
     planned_text: str | None = None  # everything generated, when final
     interrupted: bool = False
 
 
-class LLMRequested(Event):
+class LLMRequested(TurnScoped):
     type: Literal["llm_request"] = "llm_request"
-    turn_id: int
     provider: str
     model: str
     messages: list[dict[str, Any]]
@@ -97,9 +110,8 @@ class LLMRequested(Event):
 FinishReason = Literal["stop", "length", "cancelled", "error"]
 
 
-class LLMResponded(Event):
+class LLMResponded(TurnScoped):
     type: Literal["llm_response"] = "llm_response"
-    turn_id: int
     provider: str
     model: str
     text: str
@@ -112,19 +124,17 @@ class LLMResponded(Event):
     step: int = 0
 
 
-class CacheLookup(Event):
+class CacheLookup(TurnScoped):
     """The response cache was asked for this request (only when the cache is on)."""
 
     type: Literal["cache_lookup"] = "cache_lookup"
-    turn_id: int
     result: Literal["exact", "semantic", "miss"]
     similarity: float | None = None
     lookup_ms: float | None = None
 
 
-class ToolCalled(Event):
+class ToolCalled(TurnScoped):
     type: Literal["tool_call"] = "tool_call"
-    turn_id: int
     call_id: str
     name: str
     arguments: str  # as the model wrote it (may be malformed: that is part of the record)
@@ -137,27 +147,24 @@ STTPurpose = Literal["final", "interim", "speculative"]
 TurnSource = Literal["voice", "chat"]
 
 
-class STTUsage(Event):
+class STTUsage(TurnScoped):
     type: Literal["stt_usage"] = "stt_usage"
-    turn_id: int
     provider: str
     audio_seconds: float
     duration_ms: float
     purpose: STTPurpose
 
 
-class TTSUsage(Event):
+class TTSUsage(TurnScoped):
     type: Literal["tts_usage"] = "tts_usage"
-    turn_id: int
     provider: str
     characters: int
     audio_seconds: float
     duration_ms: float
 
 
-class TurnMetricsRecorded(Event):
+class TurnMetricsRecorded(TurnScoped):
     type: Literal["turn_metrics"] = "turn_metrics"
-    turn_id: int
     eot_wait_ms: float | None = None
     confirm_ms: float | None = None  # end of speech → turn certain enough to play the reply
     stt_ms: float | None = None
@@ -189,6 +196,7 @@ AnyEvent = Annotated[
     SessionStarted
     | SessionEnded
     | ParticipantJoined
+    | ParticipantLeft
     | TrackStarted
     | StateChanged
     | UserTranscript

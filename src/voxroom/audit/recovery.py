@@ -2,8 +2,9 @@
 
 A server killed mid-session (kill -9, OOM, power to the process cut) leaves its sessions
 without a `session_ended` event, and maybe recordings whose last block is past the WAV
-header. A server starting on the same audit folder finds them and closes them through the
-hash chain (`recording_saved` if missing, then `session_ended` with reason "server_crashed").
+header (the three session files, and any participant's own file). A server starting on the
+same audit folder finds them and closes them through the hash chain (`recording_saved` if
+missing, then `session_ended` with reason "server_crashed").
 
 Whose sessions? Each server process journals the ids of the sessions it runs in
 `<audit dir>/instances/<random id>.sessions`, and holds an exclusive `flock` on that file for
@@ -35,8 +36,16 @@ from pathlib import Path
 
 from voxroom.audit.events import Event, RecordingSaved, SessionEnded
 from voxroom.audit.recorder import DEFAULT_RATE
+from voxroom.audit.records import StoredEvent
 from voxroom.audit.store import AuditStore
-from voxroom.audit.wavfiles import Files, NotARecording, repair_recording
+from voxroom.audit.wavfiles import (
+    Files,
+    NotARecording,
+    RecordedFile,
+    parse_participant_file,
+    participant_slug,
+    repair_recording,
+)
 from voxroom.audit.writer import AuditWriter
 
 log = logging.getLogger(__name__)
@@ -174,15 +183,15 @@ async def _close(
     last_seen = max([rows[-1].t, *(f.seconds for f in files or ())])
     closing: list[Event] = []
     if files is not None and not any(row.type == "recording_saved" for row in rows):
-        user, agent, stereo = files
+        names = {"user": files.user, "agent": files.agent, "stereo": files.stereo}
+        names.update(_participant_keys(files.participants, rows))
         closing.append(
             RecordingSaved(
-                files={"user": user.path.name, "agent": agent.path.name,
-                       "stereo": stereo.path.name},
-                sample_rate=stereo.sample_rate,
-                duration=round(stereo.seconds, 3),
+                files={key: file.path.name for key, file in names.items()},
+                sample_rate=files.stereo.sample_rate,
+                duration=round(files.stereo.seconds, 3),
             )
-        )  # fmt: skip
+        )
     closing.append(SessionEnded(reason=CRASHED, recovered_at=time.time()))
     for seq, event in enumerate(closing, start=rows[-1].seq + 1):
         event.session_id = session_id
@@ -190,3 +199,30 @@ async def _close(
         event.t = round(last_seen, 4)
         event.ts = summary.started_at + last_seen
         writer.submit(event)
+
+
+def _participant_keys(
+    participants: tuple[RecordedFile, ...], rows: list[StoredEvent]
+) -> dict[str, RecordedFile]:
+    """`participant:<identity>` → file, as the recorder keys them. A file name holds only a
+    slug of the identity: each file (in join order) takes the first logged participant not
+    taken yet whose identity gives its slug; one that matches none is keyed by its slug (by
+    its file name's stem if that key is taken)."""
+    logged = [
+        data["identity"]
+        for row in rows
+        if row.type == "participant_joined"
+        and (data := row.data()).get("role") == "user"
+        and isinstance(data.get("identity"), str)
+    ]
+    candidates = list(dict.fromkeys(logged))  # a participant may rejoin: one file each
+    keys: dict[str, RecordedFile] = {}
+    for file in participants:
+        parsed = parse_participant_file(file.path.name)
+        slug = parsed[1] if parsed else file.path.stem
+        identity = next((c for c in candidates if participant_slug(c) == slug), None)
+        if identity is not None:
+            candidates.remove(identity)
+        key = f"participant:{slug if identity is None else identity}"
+        keys[f"participant:{file.path.stem}" if key in keys else key] = file
+    return keys

@@ -21,10 +21,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(log_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `voxroom dev` (ICE on 127.0.0.1 only) and wait until it answers health checks."""
+def start_server(
+    log_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `voxroom dev` (ICE on 127.0.0.1 only unless `env` says otherwise) and wait until
+    it answers health checks."""
     port = free_port()
-    env = {**os.environ, "VOXROOM_TRANSPORT__ICE_ADDRESSES": "127.0.0.1"}
+    env = {**os.environ, "VOXROOM_TRANSPORT__ICE_ADDRESSES": "127.0.0.1", **(env or {})}
     command = [sys.executable, "-m", "voxroom", "dev", "--port", str(port), *extra]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -52,8 +55,8 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(log_path: Path, *extra: str) -> Iterator[str]:
-    process, url = start_server(log_path, *extra)
+def running_server(log_path: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    process, url = start_server(log_path, *extra, env=env)
     try:
         yield url
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,7 +34,8 @@ from voxroom.providers.base import (
     VADStream,
 )
 from voxroom.providers.factory import ModelSet
-from voxroom.transport.base import AudioObserver, AudioSink, Marker, MessageHandler, Transport
+from voxroom.transport.base import AudioObserver, AudioSink, Marker, ParticipantInfo
+from voxroom.transport.memory import MemoryTransport
 
 BREAKDOWN = ("stt_ms", "first_sentence_ms", "tts_first_chunk_ms")
 
@@ -62,7 +63,7 @@ class InstantSTT(STT):
     def __init__(self, script: TurnScript) -> None:
         self._text = script.transcript
 
-    async def transcribe(self, samples: np.ndarray) -> Transcript:
+    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
         return Transcript(self._text, audio_seconds=samples.size / self.sample_rate)
 
 
@@ -157,29 +158,6 @@ class ProbeSink(AudioSink):
         self._observers.append(observer)
 
 
-class MemoryTransport(Transport):
-    def __init__(self, sink: AudioSink) -> None:
-        self.audio_out = sink
-        self._inbound: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
-        self.messages_sent = 0
-
-    async def push(self, samples: np.ndarray) -> None:
-        self._inbound.put_nowait(samples)
-
-    async def inbound_audio(self) -> AsyncIterator[np.ndarray]:
-        while (chunk := await self._inbound.get()) is not None:
-            yield chunk
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.messages_sent += 1
-
-    def on_message(self, handler: MessageHandler) -> None:
-        pass
-
-    async def close(self) -> None:
-        self._inbound.put_nowait(None)
-
-
 # --- the run -------------------------------------------------------------------------------
 @contextlib.contextmanager
 def end_of_turn_hook(probe: TurnProbe) -> Iterator[None]:
@@ -203,6 +181,8 @@ async def run_voxroom_turns(script: TurnScript) -> dict[str, Any]:
     """Drive one session through the script; per-turn records and the engine's breakdown."""
     probe = TurnProbe()
     transport = MemoryTransport(ProbeSink(probe))
+    transport.keep_sent = False
+    user = transport.join(ParticipantInfo("bench-user"))
     models = ModelSet(
         vad=EnergyVAD(script),
         stt=InstantSTT(script),
@@ -217,7 +197,7 @@ async def run_voxroom_turns(script: TurnScript) -> dict[str, Any]:
     with end_of_turn_hook(probe):
         task = asyncio.create_task(session.run())
         try:
-            records = await drive_turns(script, probe, transport.push)
+            records = await drive_turns(script, probe, user.push)
         finally:
             await transport.close()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -119,8 +119,9 @@ class STT(ABC):
     name: str = "stt"
 
     @abstractmethod
-    async def transcribe(self, samples: np.ndarray) -> Transcript:
-        """Transcribe mono int16 audio at `sample_rate`."""
+    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+        """Transcribe mono int16 audio at `sample_rate`. `hints`: words likely to be said
+        (the agent's name in a room), passed to models that take a prompt or hotwords."""
 
     @property
     def idle(self) -> bool:
@@ -167,6 +168,8 @@ class ChatMessage:
     interrupted: bool = False
     tool_calls: tuple[ToolCall, ...] = ()  # assistant messages that called tools
     tool_call_id: str | None = None  # tool messages: the call they answer
+    # Who said a user message, in a call with several people (their display name).
+    speaker: str | None = None
 
     @property
     def text(self) -> str:
@@ -189,6 +192,8 @@ class ChatMessage:
             ]
         if self.tool_call_id:
             data["tool_call_id"] = self.tool_call_id
+        if self.speaker:
+            data["speaker"] = self.speaker
         return data
 
 

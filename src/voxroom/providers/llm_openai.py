@@ -70,7 +70,13 @@ class OpenAICompatibleLLM(LLM):
 
 
 def _wire_message(message: ChatMessage) -> dict[str, Any]:
-    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    # OpenAI's `name` field allows no spaces: a group call's speaker goes in the text.
+    content = message.content
+    if message.speaker and isinstance(content, str):
+        content = f"{message.speaker}: {content}"
+    elif message.speaker:
+        content = [{"type": "text", "text": f"{message.speaker}:"}, *content]
+    wire: dict[str, Any] = {"role": message.role, "content": content}
     if message.tool_calls:
         wire["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}

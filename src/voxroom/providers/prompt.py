@@ -1,7 +1,8 @@
 """Plain-completion prompts for base (not instruction-tuned) models such as the packaged Gemma.
 
 A chat template makes a base model echo; a few-shot "User: … / Assistant: …" transcript makes it
-continue with a short, in-character answer. Tools are listed in the preamble and called with
+continue with a short, in-character answer. In a group call each person's lines carry their
+name ("Alice: …") instead of "User:". Tools are listed in the preamble and called with
 `<call>{"name": …, "arguments": {…}}</call>`; results come back as "Tool result: …" lines.
 Chat endpoints get the same messages natively.
 """
@@ -34,7 +35,8 @@ def completion_prompt(messages: list[ChatMessage], tools: list[ToolSpec] | None 
                 lines += [f"- {tool.signature()}" for tool in tools]
             lines.append("")
         elif message.role == "user":
-            lines.append(f"{USER_PREFIX} {message.text.strip()}")
+            prefix = f"{message.speaker}:" if message.speaker else USER_PREFIX
+            lines.append(f"{prefix} {message.text.strip()}")
         elif message.role == "tool":
             lines.append(f"{TOOL_PREFIX} {message.text.strip()}")
         else:

@@ -180,9 +180,9 @@ class STTChain(STT):
     def idle(self) -> bool:
         return all(p.idle for p in self.chain)
 
-    async def transcribe(self, samples: np.ndarray) -> Transcript:
+    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
         async def once(provider: STT) -> AsyncIterator[Transcript]:
-            yield await provider.transcribe(samples)
+            yield await provider.transcribe(samples, hints)
 
         provider, transcript, _ = await _first_of(
             self.chain, self.policy, once, "STT", self.cooldowns

@@ -5,6 +5,7 @@ Tested against a real faster-whisper-server (tests/integration/test_openai_speec
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import aiohttp
 import numpy as np
@@ -35,7 +36,7 @@ class OpenAICompatibleSTT(STT):
         self._model = model
         self._language = language
 
-    async def transcribe(self, samples: np.ndarray) -> Transcript:
+    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
         seconds = samples.size / self.sample_rate
         if seconds < MIN_AUDIO_S:
             return Transcript("", self._language, seconds)
@@ -50,6 +51,8 @@ class OpenAICompatibleSTT(STT):
         form.add_field("response_format", "json")
         if self._language:
             form.add_field("language", self._language)
+        if hints:  # OpenAI's `prompt`: spellings the model should expect
+            form.add_field("prompt", ", ".join(hints))
         url = self._endpoint.url("audio/transcriptions")
         # Transport failures become ProviderErrors naming the endpoint: a bare TimeoutError()
         # in the session's error event did not say which backend hung.

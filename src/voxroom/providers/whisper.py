@@ -13,7 +13,7 @@ never sees the padding it was trained to stop at.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -88,14 +88,17 @@ class WhisperSTT(STT):
         # One decode at a time: on a small CPU, parallel decodes only slow each other down.
         self.runner = ModelRunner("stt", workers=1)
 
-    def _transcribe_blocking(self, samples: np.ndarray) -> Transcript:
+    def _transcribe_blocking(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
         audio = int16_to_float(samples)
         seconds = samples.size / self.sample_rate
         frames = (
             window_frames(seconds, self._model.frames_per_second) if self._fitted_window else None
         )
-        fitted = None if frames is None else self._transcribe_fitted(audio, frames)
-        kept, language = fitted or self._transcribe_full(audio)
+        # Hotwords: the agent's name came out right 30 of 32 times in espeak-ng voices with it,
+        # 19 of 32 without ("No, but", "over"), and no sentence without it gained the name.
+        hotwords = " ".join(hints) or None
+        fitted = None if frames is None else self._transcribe_fitted(audio, frames, hotwords)
+        kept, language = fitted or self._transcribe_full(audio, hotwords)
         text = " ".join(segment.text.strip() for segment in kept).strip()
         return Transcript(
             text=text,
@@ -104,7 +107,9 @@ class WhisperSTT(STT):
             avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else None,
         )
 
-    def _transcribe_full(self, audio: np.ndarray) -> tuple[list[Segment], str]:
+    def _transcribe_full(
+        self, audio: np.ndarray, hotwords: str | None
+    ) -> tuple[list[Segment], str]:
         """faster-whisper's own call: the 30 s window, and its long-form loop beyond it."""
         segments, info = self._model.transcribe(
             audio,
@@ -114,11 +119,12 @@ class WhisperSTT(STT):
             without_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
+            hotwords=hotwords,
         )
         return self._speech(segments), info.language
 
     def _transcribe_fitted(
-        self, audio: np.ndarray, frames: int
+        self, audio: np.ndarray, frames: int, hotwords: str | None
     ) -> tuple[list[Segment], str] | None:
         """Decode in a fitted window; None when the language is unclear in it."""
         # Padded with zero features, as faster-whisper pads its 30 s window. (Padding with
@@ -136,7 +142,7 @@ class WhisperSTT(STT):
                 return None
             language = token[2:-2]  # "<|de|>"
         # A fresh copy: generate_segments rewrites fields of the options it is given.
-        options = dataclasses.replace(self._options)
+        options = dataclasses.replace(self._options, hotwords=hotwords)
         segments = self._model.generate_segments(
             features, self._tokenizer(language), options, log_progress=False, encoder_output=encoded
         )
@@ -163,7 +169,7 @@ class WhisperSTT(STT):
     def idle(self) -> bool:
         return self.runner.in_flight == 0
 
-    async def transcribe(self, samples: np.ndarray) -> Transcript:
+    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
         if samples.size < self.sample_rate // 10:
             return Transcript(text="", audio_seconds=samples.size / self.sample_rate)
-        return await self.runner.run(self._transcribe_blocking, samples)
+        return await self.runner.run(self._transcribe_blocking, samples, tuple(hints))

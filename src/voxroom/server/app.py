@@ -10,14 +10,27 @@ from pathlib import Path
 from aiohttp import web
 
 from voxroom.agent.agent import Agent
+from voxroom.apps import SHIPPED
 from voxroom.audit.cost import PriceTable
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
+from voxroom.runner import load_agent_class
 from voxroom.server.audit_api import AUDIT_SCOPE, add_audit_routes
 from voxroom.server.audit_service import AuditService
-from voxroom.server.auth import SESSION_SCOPE, AuthError, Claims, TokenAuthority
+from voxroom.server.auth import (
+    ROOM_SCOPE,
+    ROOMS_SCOPE,
+    SESSION_SCOPE,
+    AuthError,
+    Claims,
+    TokenAuthority,
+)
+from voxroom.server.janus_gateway import add_janus_gateway
+from voxroom.server.janus_service import JanusService
 from voxroom.server.metrics import VoxroomMetrics, add_metrics_route
 from voxroom.server.ratelimit import RateLimiter, rate_limit_middleware
+from voxroom.server.rooms import RoomRegistry
+from voxroom.server.rooms_api import ROOMS, add_rooms_routes, issue_join_token
 from voxroom.server.sdp import SdpError, validate_offer
 from voxroom.server.sessions import SessionLimitReached, SessionRegistry
 from voxroom.server.tracing import otel_observer
@@ -30,7 +43,14 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 REGISTRY = web.AppKey("registry", SessionRegistry)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 CONFIG = web.AppKey("config", VoxroomConfig)
-TOKEN_SCOPES = (SESSION_SCOPE, AUDIT_SCOPE)  # what the dev token endpoint may grant
+# What the dev token endpoint may grant: calls, the audit trail, rooms (create and end them),
+# and a room's join token (with `room` naming it).
+TOKEN_SCOPES = (SESSION_SCOPE, AUDIT_SCOPE, ROOMS_SCOPE, ROOM_SCOPE)
+# Debian's packages of Janus's browser library and the WebRTC shim it needs (the room page).
+VENDOR_JS = {
+    "janus.js": Path("/usr/share/javascript/janus-gateway/janus.js"),
+    "adapter.js": Path("/usr/share/javascript/webrtc-adapter/adapter.js"),
+}
 
 
 def _json_error(status: int, reason: str) -> web.Response:
@@ -52,6 +72,7 @@ async def create_token(request: web.Request) -> web.Response:
     if not config.server.dev_mode or not _is_loopback(request):
         return _json_error(403, "the token endpoint is open only in dev mode, from loopback")
     identity, scopes = "playground", [SESSION_SCOPE]
+    body: object = {}
     if request.can_read_body:
         try:
             body = await request.json()
@@ -59,6 +80,20 @@ async def create_token(request: web.Request) -> web.Response:
             return _json_error(400, "body must be JSON")
         if isinstance(body, dict) and isinstance(body.get("identity"), str):
             identity = body["identity"][:64]
+        if isinstance(body, dict) and "room" in body:  # a join token for a room
+            rooms = request.app[ROOMS]
+            if not isinstance(body["room"], str) or rooms.get(body["room"]) is None:
+                return _json_error(404, "no such room")
+            try:
+                joined = issue_join_token(
+                    request.app[AUTHORITY],
+                    body["room"],
+                    {"identity": identity, **body},
+                    config.server.token_ttl_s,
+                )
+            except ValueError as exc:
+                return _json_error(400, str(exc))
+            return web.json_response(joined)
         if isinstance(body, dict) and "scopes" in body:
             requested = body["scopes"]
             if not (
@@ -139,10 +174,20 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "index.html")
 
 
+async def vendor_js(request: web.Request) -> web.StreamResponse:
+    path = VENDOR_JS.get(request.match_info["name"])
+    if path is None:
+        return _json_error(404, "no such file")
+    if not path.is_file():
+        package = "libjs-janus-gateway" if "janus" in path.name else "libjs-webrtc-adapter"
+        return _json_error(404, f"rooms need the Debian package {package}: apt install {package}")
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
 def create_app(
     config: VoxroomConfig,
     models: ModelSet,
-    agent_factory: Callable[[], Agent],
+    agent_class: type[Agent],
     authority: TokenAuthority,
 ) -> web.Application:
     tuning.apply(config.transport.jitter_prefetch, config.transport.ice_addresses)
@@ -154,8 +199,12 @@ def create_app(
             rate_limit_middleware(limiter, {"POST"}, ("/api/v1/sessions", "/api/v1/tokens"))
         ],
     )
-    registry = SessionRegistry(config, models, agent_factory)
+    registry = SessionRegistry(config, models, agent_class)
     app[REGISTRY] = registry
+    janus = JanusService(config.rooms)
+    if (problem := janus.problem()) is not None:
+        log.warning("%s; peer-to-peer sessions work without it", problem)
+    rooms = RoomRegistry(config, registry, janus, agent_catalog(agent_class))
     # Views of every session's events besides the audit writer: metrics, optional OTel spans.
     metrics = VoxroomMetrics(PriceTable.load(config.audit.prices))
     registry.observers.append(metrics.observe)
@@ -176,6 +225,7 @@ def create_app(
     app[AUTHORITY] = authority
     app[CONFIG] = config
     app.router.add_get("/", index)
+    app.router.add_get("/static/vendor/{name}", vendor_js)
     app.router.add_static("/static/", WEB_DIR, show_index=False, follow_symlinks=False)
     app.router.add_post("/api/v1/tokens", create_token)
     app.router.add_get("/api/v1/config", client_config)
@@ -184,9 +234,27 @@ def create_app(
     app.router.add_delete("/api/v1/sessions/{session_id}", delete_session)
     add_audit_routes(app, lambda: registry.audit, authority, config.audit)  # + /audit/ viewer
     add_metrics_route(app, metrics)
+    add_rooms_routes(app, rooms, authority)
+    add_janus_gateway(app, rooms, authority)
 
     async def close_sessions(_: web.Application) -> None:
+        await rooms.close_all()
         await registry.close_all()
+        await janus.close()
 
     app.on_shutdown.append(close_sessions)
     return app
+
+
+def agent_catalog(own: type[Agent]) -> Callable[[str | None], type[Agent]]:
+    """A room's agent by name: the server's own (None or its name) or a shipped app."""
+
+    def find(name: str | None) -> type[Agent]:
+        if name is None or name == own.name:
+            return own
+        if name in SHIPPED:
+            return load_agent_class(SHIPPED[name])
+        choices = ", ".join([repr(own.name), *SHIPPED])
+        raise KeyError(f"unknown agent {name!r}; choose one of: {choices}")
+
+    return find

@@ -11,7 +11,7 @@ from pathlib import Path
 from voxroom.agent.session import AgentSession
 from voxroom.audit.events import RecordingSaved
 from voxroom.audit.log import SessionEventLog
-from voxroom.audit.recorder import SessionRecorder
+from voxroom.audit.recorder import Recording, SessionRecorder
 from voxroom.audit.recovery import SessionJournal, recover
 from voxroom.audit.retention import purge
 from voxroom.audit.store import AuditStore
@@ -54,36 +54,17 @@ class AuditService:
         self.journal.add(event_log.session_id)
         self.writer.attach(event_log)
 
-    def record(self, session: AgentSession, outbound: AudioSink) -> None:
-        """Record both sides to the session's folder; the files are logged when it ends."""
-        recorder = SessionRecorder(self.session_dir(session.id), clock=session.log.clock)
+    def record(self, session: AgentSession, outbound: AudioSink, per_participant: bool) -> None:
+        """Record the room and the agent to the session's folder (and each participant's own
+        track with `per_participant`); the files are logged when the session ends."""
+        recorder = SessionRecorder(
+            self.session_dir(session.id), clock=session.log.clock, per_participant=per_participant
+        )
         session.observe_inbound(recorder.inbound)
         outbound.observe(recorder.outbound)
 
         async def save() -> None:
-            recording = await recorder.close()
-            session.log.emit(
-                RecordingSaved(
-                    files={
-                        name: f.path.name
-                        for name, f in (
-                            ("user", recording.user),
-                            ("agent", recording.agent),
-                            ("stereo", recording.stereo),
-                        )
-                    },
-                    sample_rate=recording.stereo.sample_rate,
-                    duration=round(recording.stereo.seconds, 3),
-                    padded_seconds={
-                        "user": recording.user_track.padded_seconds,
-                        "agent": recording.agent_track.padded_seconds,
-                    },
-                    trimmed_seconds={
-                        "user": recording.user_track.trimmed_seconds,
-                        "agent": recording.agent_track.trimmed_seconds,
-                    },
-                )
-            )
+            session.log.emit(recording_saved(await recorder.close()))
 
         session.add_finalizer(save)
 
@@ -108,3 +89,21 @@ class AuditService:
         lost = self.writer.lost + self.writer.dropped
         await asyncio.to_thread(self.journal.close, lost == 0)
         await self.store.close()
+
+
+def recording_saved(recording: Recording) -> RecordingSaved:
+    """The event for a finished recording: the three files and each participant's own file
+    (`participant:<identity>`), with what alignment did to each of those tracks ("user": all
+    the participants' tracks added up)."""
+    files = {"user": recording.user, "agent": recording.agent, "stereo": recording.stereo}
+    tracks = {"user": recording.user_track, "agent": recording.agent_track}
+    for identity, file in recording.participants.items():
+        files[f"participant:{identity}"] = file
+        tracks[f"participant:{identity}"] = recording.participant_tracks[identity]
+    return RecordingSaved(
+        files={key: file.path.name for key, file in files.items()},
+        sample_rate=recording.stereo.sample_rate,
+        duration=round(recording.stereo.seconds, 3),
+        padded_seconds={key: stats.padded_seconds for key, stats in tracks.items()},
+        trimmed_seconds={key: stats.trimmed_seconds for key, stats in tracks.items()},
+    )

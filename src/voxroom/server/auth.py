@@ -11,7 +11,12 @@ from pathlib import Path
 import jwt
 
 SESSION_SCOPE = "session"
+ROOM_SCOPE = "room"  # join one room (the `room` claim) as a participant
+ROOMS_SCOPE = "rooms"  # create, list and end rooms, and issue their join tokens
 ALGORITHM = "HS256"
+# Claims a room join token carries besides the identity (`sub`): which room, and how the
+# person appears in it (display name, role in the call, spoken language).
+ROOM_CLAIMS = ("room", "name", "role", "lang")
 
 
 class AuthError(Exception):
@@ -23,6 +28,10 @@ class Claims:
     identity: str
     scopes: frozenset[str]
     expires_at: int
+    room: str | None = None  # join tokens: the room they admit to
+    name: str | None = None
+    role: str | None = None
+    language: str | None = None
 
 
 def load_secret(explicit: str | None, cache_dir: Path) -> str:
@@ -47,21 +56,32 @@ class TokenAuthority:
             raise ValueError("token secret must be at least 32 bytes")
         self._secret = secret
 
-    def issue(self, identity: str, scopes: list[str], ttl_s: int) -> tuple[str, int]:
+    def issue(
+        self, identity: str, scopes: list[str], ttl_s: int, **claims: str | None
+    ) -> tuple[str, int]:
+        """A signed token; `claims`: any of ROOM_CLAIMS (None values are left out)."""
+        if unknown := set(claims) - set(ROOM_CLAIMS):
+            raise ValueError(f"unknown claims: {', '.join(sorted(unknown))}")
         expires_at = int(time.time()) + ttl_s
-        token = jwt.encode(
-            {"sub": identity, "scopes": scopes, "exp": expires_at, "iat": int(time.time())},
-            self._secret,
-            algorithm=ALGORITHM,
-        )
-        return token, expires_at
+        payload: dict[str, object] = {
+            "sub": identity,
+            "scopes": scopes,
+            "exp": expires_at,
+            "iat": int(time.time()),
+            **{key: value for key, value in claims.items() if value is not None},
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), expires_at
 
     def verify(self, authorization: str | None, scope: str) -> Claims:
         if not authorization or not authorization.startswith("Bearer "):
             raise AuthError("missing bearer token")
+        return self.verify_token(authorization[len("Bearer ") :].strip(), scope)
+
+    def verify_token(self, token: str, scope: str) -> Claims:
+        """The claims of a bare token (no "Bearer "), e.g. one carried inside a message."""
         try:
             payload = jwt.decode(
-                authorization[len("Bearer ") :].strip(),
+                token,
                 self._secret,
                 algorithms=[ALGORITHM],
                 options={"require": ["exp", "sub"]},
@@ -73,4 +93,17 @@ class TokenAuthority:
         scopes = frozenset(str(s) for s in payload.get("scopes", []))
         if scope not in scopes:
             raise AuthError(f"token lacks the '{scope}' scope")
-        return Claims(str(payload["sub"]), scopes, int(payload["exp"]))
+
+        def text(key: str) -> str | None:
+            value = payload.get(key)
+            return str(value) if value is not None else None
+
+        return Claims(
+            str(payload["sub"]),
+            scopes,
+            int(payload["exp"]),
+            room=text("room"),
+            name=text("name"),
+            role=text("role"),
+            language=text("lang"),
+        )

@@ -1,19 +1,26 @@
-"""Live sessions of this process: create from an offer, look up, end."""
+"""Live sessions of this process, whatever their transport: start, look up, end.
+
+A peer-to-peer session starts from an SDP offer (`create`); a room's agent session starts
+from a transport already in the room (`start`). Either way the session is audited, observed
+(metrics, spans) and counted against the process's limit the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from voxroom.agent.agent import Agent
+from voxroom.agent.policy import PolicyName
 from voxroom.agent.session import AgentSession
 from voxroom.audit.log import SessionEventLog, Subscriber
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
 from voxroom.server.audit_service import AuditService
+from voxroom.transport.base import ParticipantInfo, Transport
 from voxroom.transport.p2p.peer import P2PTransport
 
 log = logging.getLogger(__name__)
@@ -27,7 +34,7 @@ class SessionLimitReached(RuntimeError):
 @dataclass(slots=True)
 class LiveSession:
     session: AgentSession
-    transport: P2PTransport
+    transport: Transport
     task: asyncio.Task[None]
 
 
@@ -50,42 +57,72 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._live)
 
-    async def create(self, offer_sdp: str, identity: str | None = None) -> tuple[str, str]:
-        """Answer an offer and start its session; returns (session id, answer SDP).
-        `identity`: who the offer came from (the token's subject), for the audit trail."""
+    def _reserve(self) -> None:
         if len(self._live) + self._starting >= self._config.server.max_sessions:
             raise SessionLimitReached(f"at most {self._config.server.max_sessions} sessions")
-        self._starting += 1  # hold the slot across the awaits below (concurrent offers)
-        transport = P2PTransport(self._config.transport)
+        self._starting += 1  # held across the caller's awaits (concurrent requests)
+
+    async def create(self, offer_sdp: str, identity: str | None = None) -> tuple[str, str]:
+        """Answer an offer and start its session; returns (session id, answer SDP).
+        `identity`: who the offer came from (the token's subject)."""
+        self._reserve()
+        transport = P2PTransport(self._config.transport, ParticipantInfo(identity or "user"))
         try:
             answer = await transport.accept(offer_sdp)
-            session_id = secrets.token_urlsafe(12)
-            event_log = SessionEventLog(session_id)
-            for observe in self.observers:
-                event_log.subscribe(observe)
-            session = AgentSession(
-                session_id,
-                self._agent_factory(),
-                transport,
-                self._models,
-                self._config,
-                event_log,
-                participant=identity,
-            )
-            if self.audit is not None:
-                self.audit.attach(event_log)
-                self.audit.record(session, transport.audio_out)
+            session_id = self._start(transport, self._agent_factory())
         except BaseException:
             await transport.close()
             raise
         finally:
             self._starting -= 1
+        return session_id, answer
+
+    def start(
+        self,
+        transport: Transport,
+        agent: Agent,
+        *,
+        policy: PolicyName | None = None,
+        wake_phrases: Sequence[str] = (),
+    ) -> str:
+        """Start a session over a transport that is already connected (a room's agent)."""
+        self._reserve()
+        try:
+            return self._start(transport, agent, policy=policy, wake_phrases=wake_phrases)
+        finally:
+            self._starting -= 1
+
+    def _start(
+        self,
+        transport: Transport,
+        agent: Agent,
+        *,
+        policy: PolicyName | None = None,
+        wake_phrases: Sequence[str] = (),
+    ) -> str:
+        session_id = secrets.token_urlsafe(12)
+        event_log = SessionEventLog(session_id)
+        for observe in self.observers:
+            event_log.subscribe(observe)
+        session = AgentSession(
+            session_id,
+            agent,
+            transport,
+            self._models,
+            self._config,
+            event_log,
+            policy=policy,
+            wake_phrases=wake_phrases,
+        )
+        if self.audit is not None:
+            self.audit.attach(event_log)
+            self.audit.record(session, transport.audio_out, per_participant=transport.multiparty)
         task = asyncio.create_task(self._run(session_id, session, transport))
         self._live[session_id] = LiveSession(session, transport, task)
         log.info("session %s started (%d live)", session_id, len(self._live))
-        return session_id, answer
+        return session_id
 
-    async def _run(self, session_id: str, session: AgentSession, transport: P2PTransport) -> None:
+    async def _run(self, session_id: str, session: AgentSession, transport: Transport) -> None:
         try:
             await session.run()
         except Exception:
@@ -98,7 +135,8 @@ class SessionRegistry:
     def inbound_backlog_frames(self) -> int:
         """The most inbound audio frames any live session has waiting (0: all in real time)."""
         return max(
-            (live.transport.inbound_backlog_frames for live in self._live.values()), default=0
+            (live.transport.inbound_backlog_frames for live in self._live.values()),
+            default=0,
         )
 
     def get(self, session_id: str) -> LiveSession | None:
@@ -108,7 +146,7 @@ class SessionRegistry:
         live = self._live.get(session_id)
         if live is None:
             return False
-        await live.transport.close()  # ends inbound audio: the session winds down by itself
+        await live.transport.close()  # ends the call: the session winds down by itself
         done, _ = await asyncio.wait({live.task}, timeout=END_TIMEOUT_S)
         if not done:  # stuck (a hook that never returns): cut it off
             live.task.cancel()

@@ -1,15 +1,17 @@
 """The transport protocol the agent engine talks to, whatever carries the media.
 
-A session sees inbound audio as mono int16 chunks at 16 kHz, an outbound `AudioSink` it can
-clear instantly (barge-in), and JSON data messages both ways. Transports that carry video also
-offer the participant's camera (`video_in`, latest-frame semantics) and an outbound `VideoSink`
-(`video_out`); both are None where a transport has no video.
+A session sees participants join and leave, each with inbound audio as mono int16 chunks at
+16 kHz (and their camera, latest-frame semantics, where there is video); one outbound
+`AudioSink` it can clear instantly (barge-in); an outbound `VideoSink` where there is video;
+and JSON data messages both ways, each incoming one tagged with its sender. Peer-to-peer
+(one participant) and a Janus room (any number) are the same protocol.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
 INBOUND_SAMPLE_RATE = 16000
 
 Marker = Callable[[], None]
-MessageHandler = Callable[[dict[str, Any]], None]
 AudioObserver = Callable[[np.ndarray, int], None]  # (mono int16 samples, sample rate)
 
 
@@ -86,22 +87,85 @@ class VideoSink(ABC):
     def stats(self) -> VideoOutStats: ...
 
 
-class Transport(ABC):
-    audio_out: AudioSink
-    # The participant's camera and the agent's own video; None where a transport has no video.
+@dataclass(frozen=True, slots=True)
+class ParticipantInfo:
+    """Who a remote participant is. `identity` is unique among a session's live participants
+    (the token's subject; a transport disambiguates two joins of one identity); `name` is
+    what people see ("" → the identity); `role` is the application's ("user" by default;
+    e.g. "customer" / "agent" for an agent-assist call); `language` their spoken language
+    when known (None: the configured default)."""
+
+    identity: str
+    name: str = ""
+    role: str = "user"
+    language: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.identity
+
+
+class RemoteParticipant(ABC):
+    """A person in the call, as a transport reports them: who, and their inbound media."""
+
+    info: ParticipantInfo
+    # Their camera (latest-frame semantics); None where the transport or they send no video.
     video_in: VideoSource | None = None
-    video_out: VideoSink | None = None
 
     @abstractmethod
     def inbound_audio(self) -> AsyncIterator[np.ndarray]:
-        """Mono int16 chunks at INBOUND_SAMPLE_RATE, in arrival order, until the peer leaves."""
+        """Their voice as mono int16 chunks at INBOUND_SAMPLE_RATE, in arrival order, until
+        they leave (or stop publishing). Called once. A gap in their stream (DTX, loss) is
+        delivered as silence of the same length, so turn-taking hears the pause."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantJoined:
+    participant: RemoteParticipant
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantLeft:
+    identity: str
+
+
+ParticipantEvent = ParticipantJoined | ParticipantLeft
+# (sender identity, message): who sent a data message is known to the transport, not claimed.
+MessageHandler = Callable[[str, dict[str, Any]], None]
+
+
+class Transport(ABC):
+    """How a session's media and messages enter and leave, whoever is in the call.
+
+    One outbound voice (the agent speaks to everyone), inbound media per participant, data
+    messages both ways. A peer-to-peer call is the one-participant case: it reports one join,
+    and the call ends when that peer leaves."""
+
+    audio_out: AudioSink
+    # The agent's own video; None where a transport has no video.
+    video_out: VideoSink | None = None
+    # Several people share the call: captions name speakers and the model sees who spoke.
+    multiparty: bool = False
+
+    @abstractmethod
+    def participants(self) -> AsyncIterator[ParticipantEvent]:
+        """Joins and leaves in the order they happen (a participant's join comes before
+        anything they send), until the call ends for the agent: then the iterator stops."""
 
     @abstractmethod
     def send(self, message: dict[str, Any]) -> None:
-        """Send a JSON message to the client (held until its channel opens)."""
+        """Send a JSON message to every participant (held until the channel opens)."""
 
     @abstractmethod
-    def on_message(self, handler: MessageHandler) -> None: ...
+    def on_message(self, handler: MessageHandler) -> None:
+        """Call `handler(sender identity, message)` for each JSON message a participant sends."""
+
+    @property
+    def inbound_backlog_frames(self) -> int:
+        """Decoded inbound audio frames (20 ms) the session has not taken yet, the most of
+        any participant: more than a few means it falls behind real time (0: not measured)."""
+        return 0
 
     @abstractmethod
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Leave the call; `participants()` then ends."""

@@ -93,11 +93,15 @@ class OpusSenderTrack(MediaStreamTrack):
         encoder: MonoOpusEncoder | None = None,
         *,
         dtx: bool = False,
+        owns_source: bool = True,
     ) -> None:
         super().__init__()
         self.source = source
         self._encoder = encoder or MonoOpusEncoder()
         self._dtx = dtx
+        # False: the source outlives this track (a transport that reconnects sends the same
+        # voice on a new connection; aiortc stops a sender's track when it closes).
+        self._owns_source = owns_source
 
     async def recv(self) -> Packet:  # type: ignore[type-arg]  # a Packet: aiortc packs it as is
         while True:
@@ -115,7 +119,8 @@ class OpusSenderTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
-        self.source.stop()
+        if self._owns_source:
+            self.source.stop()
 
 
 class MonoOpusDecoder(Decoder):

@@ -37,6 +37,7 @@ from voxroom.media.video import (
     check_format,
 )
 from voxroom.transport.base import VideoSink
+from voxroom.transport.video import VideoSource
 
 DEFAULT_MAX_FPS = 30.0
 DEFAULT_KEEPALIVE_S = 1.0
@@ -134,6 +135,36 @@ class PacedVideoTrack(MediaStreamTrack, VideoSink):
         frame.pts = pts
         frame.time_base = VIDEO_TIME_BASE
         return frame
+
+
+async def drain_video(track: MediaStreamTrack, into: VideoSource) -> None:
+    """Move a remote camera's decoded frames into `into` as they arrive (newest wins), until
+    the track ends: aiortc queues decoded frames without bound, so they must be taken even
+    when no agent reads them."""
+    try:
+        while True:
+            frame = await track.recv()
+            if isinstance(frame, VideoFrame):
+                into.put(frame)
+    except MediaStreamError:
+        pass
+    finally:
+        into.end()
+
+
+class BorrowedVideoTrack(MediaStreamTrack):
+    """A sender's view of a paced track that outlives the connection: aiortc stops a sender's
+    track when its connection closes, and a transport that reconnects (Janus) sends the same
+    video on the next one."""
+
+    kind = "video"
+
+    def __init__(self, source: PacedVideoTrack) -> None:
+        super().__init__()
+        self.source = source
+
+    async def recv(self) -> VideoFrame:
+        return await self.source.recv()
 
 
 class MarkerJitterBuffer(JitterBuffer):

@@ -1,9 +1,5 @@
-"""A voxroom client over aiortc: what tests, benchmarks and headless integrations use.
-
-It speaks the same contract as the browser (docs/protocol.md): token, SDP offer/answer over
-HTTP, one audio track each way, a `voxroom` data channel, and with `video=True` one video track
-each way (a camera we push frames into; the agent's video comes back).
-"""
+"""What every voxroom client shares: the microphone it speaks into, the agent's voice and
+messages as they arrive (with arrival times), and waiting for a message."""
 
 from __future__ import annotations
 
@@ -15,15 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
 from voxroom.media.audio import frame_to_mono, rms_dbfs
-from voxroom.transport.webrtc.opus import OpusSenderTrack
-from voxroom.transport.webrtc.outbound import WIRE_RATE, PacedAudioTrack
+from voxroom.transport.webrtc.outbound import PacedAudioTrack
 from voxroom.transport.webrtc.video import PacedVideoTrack
 
 VideoHandler = Callable[[VideoFrame, float], None]  # (decoded frame, monotonic arrival time)
@@ -83,73 +76,55 @@ class ReceivedVideo:
     last: VideoFrame | None = None
 
 
-class VoxroomClient:
+class CallClient:
+    """Speaking, hearing the agent, and its data-channel messages: `messages` holds
+    (monotonic arrival time, message) pairs; `received` the agent's audio."""
+
     def __init__(
         self,
-        base_url: str,
-        *,
         on_message: Callable[[dict[str, Any]], None] | None = None,
+        *,
         video: bool = False,
         on_video: VideoHandler | None = None,
         camera_max_fps: float = 30.0,
-    ):
-        self.base_url = base_url.rstrip("/")
+    ) -> None:
         self.microphone = PacedAudioTrack()
         self.received = ReceivedAudio()
-        # `camera.push(image, "bgr24")` sends video; frames pushed faster than it sends are
-        # replaced by newer ones, as a real camera's encoder would skip them.
+        # `camera.push(image, "bgr24")` sends video (with `video=True`); frames pushed faster
+        # than it sends are replaced by newer ones, as a real camera's encoder would skip them.
         self.camera = PacedVideoTrack(max_fps=camera_max_fps) if video else None
-        self.received_video = ReceivedVideo()
+        self.received_video = ReceivedVideo()  # the agent's video
         self._on_video = on_video
-        self._video_receiver: asyncio.Task[None] | None = None
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self._on_message = on_message
-        self._pc: RTCPeerConnection | None = None
-        self._channel: Any = None
-        self._http = aiohttp.ClientSession()
-        self._token = ""
-        self.session_url: str | None = None
-        self._receiver: asyncio.Task[None] | None = None
         self._new_message = asyncio.Event()
-        self.channel_open = asyncio.Event()
 
-    async def token(self) -> str:
-        async with self._http.post(f"{self.base_url}/api/v1/tokens", json={}) as response:
-            response.raise_for_status()
-            self._token = str((await response.json())["token"])
-        return self._token
+    @property
+    def session_id(self) -> str | None:
+        """The server's id of the agent's session (its `session` message), e.g. for the audit
+        viewer."""
+        for _, message in self.messages:
+            if message.get("type") == "session":
+                return str(message["session_id"])
+        return None
 
-    def _microphone_sender(self) -> MediaStreamTrack:
-        """The track the RTP sender reads: the microphone's audio as Opus packets."""
-        return OpusSenderTrack(self.microphone)
+    def _record_message(self, raw: str | bytes) -> None:
+        message = json.loads(raw)
+        self.messages.append((time.monotonic(), message))
+        self._new_message.set()
+        if self._on_message:
+            self._on_message(message)
 
-    async def connect(self, token: str | None = None) -> None:
-        self._token = token or self._token or await self.token()
-        pc = self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTransceiver(self._microphone_sender(), direction="sendrecv")
-        if self.camera is not None:
-            pc.addTransceiver(self.camera, direction="sendrecv")
-        self._channel = pc.createDataChannel("voxroom")
-        self._channel.on("message", self._record_message)
-        self._channel.on("open", self.channel_open.set)
-        pc.on("track", self._on_track)
-        await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers fully here
-        headers = {"Content-Type": "application/sdp", "Authorization": f"Bearer {self._token}"}
-        async with self._http.post(
-            f"{self.base_url}/api/v1/sessions", data=pc.localDescription.sdp, headers=headers
-        ) as response:
-            if response.status != 201:
-                raise RuntimeError(f"session refused: {response.status} {await response.text()}")
-            self.session_url = self.base_url + response.headers["Location"]
-            answer = await response.text()
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        await asyncio.wait_for(self.channel_open.wait(), timeout=10)
-
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio":
-            self._receiver = asyncio.ensure_future(self._receive(track))
-        elif track.kind == "video" and self._video_receiver is None:
-            self._video_receiver = asyncio.ensure_future(self._receive_video(track))
+    async def _receive_audio(self, track: MediaStreamTrack, into: ReceivedAudio) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if not isinstance(frame, AudioFrame):
+                    continue
+                samples = frame_to_mono(frame)
+                into.chunks.append(samples)
+                into.times.append(time.monotonic())
+                into.levels.append(rms_dbfs(samples))
 
     async def _receive_video(self, track: MediaStreamTrack) -> None:
         received = self.received_video
@@ -164,35 +139,6 @@ class VoxroomClient:
                 received.last_at, received.last = arrived, frame
                 if self._on_video:
                     self._on_video(frame, arrived)
-
-    async def _receive(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, AudioFrame):
-                    continue
-                samples = frame_to_mono(frame)
-                self.received.chunks.append(samples)
-                self.received.times.append(time.monotonic())
-                self.received.levels.append(rms_dbfs(samples))
-
-    def _record_message(self, raw: str) -> None:
-        message = json.loads(raw)
-        self.messages.append((time.monotonic(), message))
-        self._new_message.set()
-        if self._on_message:
-            self._on_message(message)
-
-    @property
-    def session_id(self) -> str | None:
-        """The server's id of this session (its `session` message), e.g. for the audit viewer."""
-        for _, message in self.messages:
-            if message.get("type") == "session":
-                return str(message["session_id"])
-        return None
-
-    def send(self, message: dict[str, Any]) -> None:
-        self._channel.send(json.dumps(message))
 
     async def speak(self, samples: np.ndarray, sample_rate: int) -> float:
         """Send speech in real time; return the monotonic time its last sample was sent."""
@@ -236,23 +182,3 @@ class VoxroomClient:
             for _, m in self.messages
             if m.get("type") == "transcript" and m["role"] == role and m["final"] == final
         ]
-
-    async def close(self) -> None:
-        if self.session_url:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with self._http.delete(
-                    self.session_url, headers={"Authorization": f"Bearer {self._token}"}
-                ):
-                    pass
-        for task in (self._receiver, self._video_receiver):
-            if task:
-                task.cancel()
-        if self._pc:
-            await self._pc.close()
-        self.microphone.stop()
-        if self.camera is not None:
-            self.camera.stop()
-        await self._http.close()
-
-
-__all__ = ["WIRE_RATE", "ReceivedAudio", "ReceivedVideo", "VoxroomClient"]
