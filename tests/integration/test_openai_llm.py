@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from voxroom.agent.session import APOLOGY
+from voxroom.agent.voice import APOLOGY
 from voxroom.bench.harness import free_port, start_server, stop_server
 from voxroom.client import VoxroomClient
 from voxroom.config import ModelsConfig

@@ -76,8 +76,7 @@ class Rig:
         await eventually(lambda: self.session.state == "listening" and not self._busy())
 
     def _busy(self) -> bool:
-        task = self.session._reply_task
-        return task is not None and not task.done()
+        return self.session.voice.busy
 
 
 MakeRig = Callable[..., Awaitable[Rig]]

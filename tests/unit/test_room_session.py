@@ -83,8 +83,7 @@ class Room:
         return [e for e in self.events if isinstance(e, ev.AgentSpeech) and e.final]
 
     async def settled(self) -> None:
-        task = self.session._reply_task
-        await eventually(lambda: self.session.state == "listening" and (not task or task.done()))
+        await eventually(lambda: self.session.state == "listening" and not self.session.voice.busy)
 
 
 Texts = dict[int, str]  # first block of an utterance → what the recognizer hears
@@ -310,3 +309,30 @@ async def test_one_participant_is_the_peer_to_peer_case(make_room) -> None:
     assert llm.requests[0].messages[-1] == ChatMessage("user", "hi")
     transport.end()
     await asyncio.wait_for(task, 3)
+
+
+async def test_app_messages_and_captions_reach_only_their_audience(make_room) -> None:
+    """A copilot's suggestions and transcript are for the human agent, never the customer."""
+
+    class Copilot(NovaAgent):
+        captions_to = ("agent",)
+
+    room = await make_room({0: "How do I reset my router?"}, UTTERANCE, [QUIET] * 10)
+    room.session.agent = Copilot()  # the class attribute is read as events flow
+    sam = ParticipantInfo("sam", "Sam", role="agent")
+    await room.join(ANN)
+    await room.join(sam)
+
+    await room.say(ANN, 0)
+    await eventually(lambda: len(room.transcripts()) == 1)
+    room.session.send({"type": "suggestion", "text": "Unplug it for ten seconds."}, roles=["agent"])
+    await asyncio.sleep(0.01)
+
+    transport = room.transport
+    sams = transport.inbox("sam")
+    assert {"type": "suggestion", "text": "Unplug it for ten seconds."} in sams
+    assert any(m["type"] == "transcript" and m["role"] == "user" for m in sams)
+    anns = transport.inbox("ann")
+    assert not any(m["type"] in ("suggestion", "transcript") for m in anns), anns
+    logged = [e for e in room.events if isinstance(e, ev.AppMessage)]
+    assert logged[0].audience == ["sam"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from voxroom.agent.session import APOLOGY
+from voxroom.agent.voice import APOLOGY
 from voxroom.providers.base import ChatMessage, LLMRequest, ProviderError
 
 from .fakes import (

@@ -50,6 +50,9 @@ class Agent:
     # In a room: publish the agent's video and receive people's cameras (peer to peer, video
     # follows the client's offer).
     uses_video: ClassVar[bool] = False
+    # Who receives the session's captions and state, by role in the call (None: everyone);
+    # e.g. ("agent",) for a copilot whose transcript is for the human agent only.
+    captions_to: ClassVar[tuple[str, ...] | None] = None
 
     session: AgentSession
 

@@ -85,6 +85,8 @@ _LOG_FIELDS = set(ev.Event.model_fields)  # type, session_id, seq, ts, t
 def client_message(event: ev.Event) -> dict[str, object] | None:
     """The data-channel view of a session event (None: the client is not told about it)."""
     message: _Message
+    if isinstance(event, ev.AppMessage):
+        return event.message
     if isinstance(event, ev.SessionStarted):
         message = SessionInfo(session_id=event.session_id, agent=event.agent)
     elif isinstance(event, ev.StateChanged):

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from voxroom.agent.participants import Speaker, SpeakerEvents
 from voxroom.agent.policy import PolicyName, TurnFacts, make_policy
 from voxroom.agent.reply import Reply, single_text
 from voxroom.agent.timing import TurnTimings, now
+from voxroom.agent.voice import AgentVoice
 from voxroom.audit import events as ev
 from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
@@ -46,7 +46,6 @@ from voxroom.transport.base import (
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, I can't answer right now. Please try again in a moment."
 # (participant identity, mono int16 samples, sample rate): a participant's audio as it arrives
 InboundObserver = Callable[[str, np.ndarray, int], None]
 
@@ -78,14 +77,18 @@ class AgentSession:
         self.speakers: dict[str, Speaker] = {}
         self._turn_counter = 0
         self._turn_speakers: dict[int, ParticipantInfo] = {}  # whose turn; absent: the agent's
-        self._confirmed_turns: set[int] = set()
-        self._paused_reply: Reply | None = None  # a reply paused by voices, maybe resumed
-        self._pausers: set[str] = set()  # the participants whose voice paused it
         self.backchannels = BackchannelFilter()
         self._writer = ReplyWriter(agent, models.llm, self._emit)
-        self._reply: Reply | None = None
-        self._reply_task: asyncio.Task[None] | None = None
-        self._reply_generation = 0
+        self.voice = AgentVoice(
+            transport.audio_out,
+            models.tts,
+            config.turns,
+            emit=self._emit,
+            set_state=self._set_state,
+            hearing_voice=lambda: self.hearing_voice,
+            finished=self._reply_finished,
+            failed=lambda message: self.on_error(message, component="reply"),
+        )
         self._background: set[asyncio.Task[Any]] = set()
         self._inbound_observers: list[InboundObserver] = []
         self._finalizers: list[Callable[[], Awaitable[None]]] = []
@@ -174,7 +177,7 @@ class AgentSession:
             await self._leave(identity)
         for task in self._background:
             task.cancel()
-        await self._cancel_reply()
+        await self.voice.close()
         with contextlib.suppress(Exception):
             await self.agent.on_exit()
         for finalize in self._finalizers:
@@ -205,10 +208,29 @@ class AgentSession:
         """Somebody is speaking now."""
         return any(s.listener.hearing_voice for s in self.speakers.values())
 
+    def send(
+        self,
+        message: dict[str, Any],
+        *,
+        roles: Collection[str] | None = None,
+        to: Collection[str] | None = None,
+    ) -> None:
+        """Send an app message (a JSON object with a `type`) to the people with one of
+        `roles`, and/or the identities `to`; to everyone when both are None. It is logged
+        (`app_message`, audience included) like everything the agent says."""
+        audience = None if roles is None and to is None else sorted(self._audience(roles, to))
+        self.log.emit(ev.AppMessage(message=message, audience=audience))
+
+    def _audience(self, roles: Collection[str] | None, to: Collection[str] | None) -> set[str]:
+        chosen = set(to or ())
+        if roles is not None:
+            chosen |= {who for who, s in self.speakers.items() if s.info.role in roles}
+        return chosen
+
     async def say(self, text: str) -> None:
         """Speak `text` as the agent (not added to the model's context as a user turn)."""
         turn_id = self.new_turn_id()
-        await self._start_reply(single_text(text), TurnTimings(turn_id, end_of_turn=now()), None)
+        await self.voice.say(single_text(text), TurnTimings(turn_id, end_of_turn=now()), None)
 
     # --- listener events (through SpeakerEvents) ---------------------------------------------
     def new_turn_id(self, speaker: ParticipantInfo | None = None) -> int:
@@ -218,56 +240,27 @@ class AgentSession:
         return self._turn_counter
 
     def on_voice_onset(self, speaker: str) -> None:
-        """A voice over a released reply: silence it at once; words decide whether for good."""
-        reply = self._reply
-        if reply is None or reply.discarded or not reply.released.is_set():
-            return
-        if self._paused_reply is None:
-            self.transport.audio_out.pause()
-            self._paused_reply = reply
-        self._pausers.add(speaker)
+        self.voice.onset(speaker)
 
     def on_voice_lost(self, speaker: str) -> None:
-        """`speaker`'s voice turned out to be no turn (a click) or they left: the agent goes
-        on once no voice holds it."""
-        self._pausers.discard(speaker)
-        if not self._pausers:
-            self._resume_paused()
+        self.voice.voice_lost(speaker)
 
     def on_speech_start(self, turn_id: int) -> None:
         if (speaker := self._turn_speakers.get(turn_id)) is not None:
-            self.on_voice_onset(speaker.identity)
+            self.voice.onset(speaker.identity)
 
     def on_long_speech(self, turn_id: int) -> None:
-        if self._paused_reply is not None:
-            self._interrupt()  # too long for a backchannel: a real barge-in
+        if self.voice.paused:
+            self.voice.interrupt()  # too long for a backchannel: a real barge-in
 
     def on_turn_confirmed(self, turn_id: int) -> None:
-        self._confirmed_turns.add(turn_id)
-        if self._reply is not None and self._reply.turn_id == turn_id:
-            self._reply.release()
+        self.voice.confirmed(turn_id)
 
     def reply_heard(self, turn_id: int) -> bool:
-        reply = self._reply
-        if reply is not None and reply.turn_id == turn_id and not reply.spoken:
-            return False  # ready or in the making, but not a sound of it played yet
-        return turn_id in self._confirmed_turns
+        return self.voice.heard(turn_id)
 
     def on_turn_merged(self, turn_id: int) -> None:
-        """The user went on speaking: the held reply was never heard and is dropped."""
-        if self._reply is not None and self._reply.turn_id == turn_id:
-            self._reply.discarded = True
-            self._interrupt()
-
-    def _resume_paused(self) -> None:
-        if self._paused_reply is not None:
-            resume = self._config.turns.resume_after_false_interruption
-            if self._paused_reply is self._reply and resume:
-                self.transport.audio_out.resume()
-            else:
-                self._interrupt()
-            self._paused_reply = None
-            self._pausers.clear()
+        self.voice.merged(turn_id)
 
     def on_interim(self, turn_id: int, text: str) -> None:
         self._emit(ev.UserTranscript(turn_id=turn_id, text=text, final=False))
@@ -294,13 +287,13 @@ class AgentSession:
     ) -> None:
         text = text.strip()
         speaker = self._turn_speakers.get(timings.turn_id)
-        if self._paused_reply is not None and speaker is not None and source == "voice":
+        if self.voice.paused and speaker is not None and source == "voice":
             if not text or self.backchannels.is_backchannel(text, avg_logprob):
-                self.on_voice_lost(speaker.identity)  # "mm-hmm" or a noise: the agent goes on
+                self.voice.voice_lost(speaker.identity)  # "mm-hmm" or a noise: it goes on
                 return
-            self._interrupt()  # real words over the agent: it stops, whoever they were for
+            self.voice.interrupt()  # real words over the agent: it stops, whoever they were for
         if not text:  # noise that VAD took for speech
-            if self._reply is None:
+            if self.voice.reply is None:
                 self._set_state("listening")
             return
         self._emit(
@@ -332,10 +325,10 @@ class AgentSession:
         await self.agent.on_user_turn(turn)
         self.context.add_user(turn.turn_id, turn.text, turn.speaker_name)
         if not turn.respond:
-            if self._reply is None:
+            if self.voice.reply is None:
                 self._set_state("listening")
             return
-        await self._start_reply(self._reply_text(turn), timings, answers=turn)
+        await self.voice.say(self._reply_text(turn), timings, answers=turn)
 
     def on_error(self, message: str, component: str = "session") -> None:
         log.warning("session %s: %s", self.id, message)
@@ -364,155 +357,13 @@ class AgentSession:
 
         return text()
 
-    async def _start_reply(
-        self,
-        text: AsyncIterator[str],
-        timings: TurnTimings,
-        answers: UserTurn | None,
-        apology: bool = False,
-    ) -> None:
-        self._reply_generation += 1
-        generation = self._reply_generation
-        await self._cancel_reply()
-        if generation != self._reply_generation:
-            return  # a newer turn arrived while the old reply wound down: it answers instead
-        self._set_state("thinking")
-        turn_id = timings.turn_id
-        reply = Reply(
-            text=text,
-            tts=self._models.tts,
-            sink=self.transport.audio_out,
-            timings=timings,
-            on_sentence_played=lambda _: self._on_sentence_played(reply),
-            on_synthesized=functools.partial(self._record_tts, turn_id),
-        )
-        if timings.speech_end is None or timings.turn_id in self._confirmed_turns:
-            reply.release()  # typed turns, say(), or a spoken turn already certain: play now
-        self._reply = reply
-        self._reply_task = asyncio.create_task(self._run_reply(reply, answers, apology))
-
-    def _record_tts(
-        self, turn_id: int, provider: str, sentence: str, audio_s: float, took_s: float
-    ) -> None:
-        self._emit(
-            ev.TTSUsage(
-                turn_id=turn_id,
-                provider=provider,
-                characters=len(sentence),
-                audio_seconds=round(audio_s, 3),
-                duration_ms=round(took_s * 1e3, 1),
-            )
-        )
-
-    async def _run_reply(self, reply: Reply, answers: UserTurn | None, apology: bool) -> None:
-        interrupted = failed = False
-        guard = asyncio.create_task(self._guard_playout(reply))
-        try:
-            await reply.run()
-        except asyncio.CancelledError:
-            interrupted = True
-            raise
-        except Exception as exc:  # a provider failed (ExceptionGroup from the reply's tasks)
-            self.on_error(f"reply failed: {_root_cause(exc)}", component="reply")
-            interrupted = failed = True
-        finally:
-            guard.cancel()
-            self._finish_reply(reply, answers, interrupted)
-        if failed and apology:  # even the voice is down: say it in captions at least
-            self._emit(
-                ev.AgentSpeech(
-                    turn_id=reply.timings.turn_id,
-                    played_text=APOLOGY,
-                    final=True,
-                    planned_text=APOLOGY,
-                    interrupted=False,
-                )
-            )
-        elif failed and not reply.spoken:  # every provider failed: tell the user, by voice
-            timings = TurnTimings(reply.timings.turn_id, end_of_turn=now())
-            self._spawn(self._start_reply(single_text(APOLOGY), timings, None, apology=True))
-
-    async def _guard_playout(self, reply: Reply) -> None:
-        """A reply with audio in the sink must be heard. If none of it plays for
-        `reply_stall_ms` while nobody speaks, whatever kept it silent is a bug: report it
-        (an error event: audit trail, client, /metrics) and play the reply."""
-        stall_s = self._config.turns.reply_stall_ms / 1000
-        await reply.queued.wait()
-        while True:
-            await asyncio.sleep(stall_s)
-            if reply.spoken or reply is not self._reply:
-                return
-            if self.hearing_voice:
-                continue  # a pause a voice explains: the turn logic decides
-            self.log.emit(
-                ev.ErrorOccurred(
-                    component="playout",
-                    message=(
-                        f"the reply to turn {reply.turn_id} was ready for {stall_s:g} s but "
-                        "played nothing: playout resumed"
-                    ),
-                )
-            )
-            self._paused_reply = None
-            self._pausers.clear()
-            self.transport.audio_out.resume()
-
-    def _on_sentence_played(self, reply: Reply) -> None:
-        if reply is not self._reply:
-            return
-        turn_id = reply.timings.turn_id
-        if len(reply.spoken) == 1:
-            self._set_state("speaking")
-            self._emit(reply.timings.metrics())
-        self._emit(ev.AgentSpeech(turn_id=turn_id, played_text=reply.started_text, final=False))
-
-    def _finish_reply(self, reply: Reply, answers: UserTurn | None, interrupted: bool) -> None:
-        if reply is self._paused_reply:
-            # The sink is paused only on behalf of a live reply: one that ends (a voice onset
-            # can pause a reply that is still winding down from a cancel) must not leave the
-            # next reply playing into a paused sink (issue 13).
-            self._paused_reply = None
-            self._pausers.clear()
-            self.transport.audio_out.clear()
-        if reply.discarded:  # prepared ahead and never played: no trace in context or captions
-            if reply is self._reply:
-                self._reply = None
-                self._set_state("listening")
-            return
+    def _reply_finished(self, reply: Reply, answers: UserTurn | None, interrupted: bool) -> None:
+        """What of a reply was heard enters the model's context, after the turn it answers."""
         if answers is not None:
             self.context.add_reply(answers.turn_id, reply.heard_text, interrupted)
         if reply.spoken:
             to = answers.speaker.identity if answers and answers.speaker else None
             self.policy.replied(to, reply.heard_text, now())
-        self._emit(
-            ev.AgentSpeech(
-                turn_id=reply.timings.turn_id,
-                played_text=reply.heard_text,
-                final=True,
-                planned_text=" ".join(reply.generated),
-                interrupted=interrupted,
-            )
-        )
-        if reply is self._reply:
-            self._reply = None
-            self._set_state("listening")
-
-    def _interrupt(self) -> None:
-        self.transport.audio_out.clear()  # first: silence on the very next 20 ms frame
-        self._paused_reply = None
-        self._pausers.clear()
-        if self._reply_task is not None:
-            self._reply_task.cancel()
-
-    async def _cancel_reply(self) -> None:
-        task = self._reply_task
-        if task is not None and not task.done():
-            self.transport.audio_out.clear()
-            task.cancel()
-            # asyncio.wait, not `await task`: a cancellation aimed at *us* must propagate.
-            await asyncio.wait({task})
-        if self._reply_task is task:
-            self._reply_task = None
 
     # --- client messages ---------------------------------------------------------------------
     def _on_client_message(self, sender: str, raw: dict[str, Any]) -> None:
@@ -530,7 +381,7 @@ class AgentSession:
             timings = TurnTimings(turn_id, end_of_turn=now(), transcript_ready=now())
             self._spawn(self.on_user_turn(message.text, timings, source="chat"))
         elif isinstance(message, msg.InterruptIn):
-            self._interrupt()
+            self.voice.interrupt()
         elif speaker is None:
             return  # push-to-talk or mode from someone not (or no longer) in the call
         elif isinstance(message, msg.ModeIn):
@@ -561,14 +412,15 @@ class AgentSession:
             self.log.emit(ev.StateChanged(state=state))
 
     def _forward_to_client(self, event: ev.Event) -> None:
-        if (message := msg.client_message(event)) is not None:
-            self.transport.send(message)
+        if (message := msg.client_message(event)) is None:
+            return
+        if isinstance(event, ev.AppMessage):
+            audience = event.audience
+        elif (roles := self.agent.captions_to) is not None:
+            audience = sorted(self._audience(roles, None))
+        else:
+            audience = None
+        self.transport.send(message, to=audience)
 
     def _session_time(self, monotonic: float | None) -> float | None:
         return None if monotonic is None else round(self.log.to_session_time(monotonic), 3)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc

@@ -186,6 +186,15 @@ class RecordingSaved(Event):
     trimmed_seconds: dict[str, float] = Field(default_factory=dict)
 
 
+class AppMessage(Event):
+    """A message an agent sent to clients besides captions (a copilot's suggestion, a
+    summary): what, and to whom (identities; None: everyone)."""
+
+    type: Literal["app_message"] = "app_message"
+    message: dict[str, Any]
+    audience: list[str] | None = None
+
+
 class ErrorOccurred(Event):
     type: Literal["error"] = "error"
     component: str
@@ -209,6 +218,7 @@ AnyEvent = Annotated[
     | TTSUsage
     | TurnMetricsRecorded
     | RecordingSaved
+    | AppMessage
     | ErrorOccurred,
     Field(discriminator="type"),
 ]

@@ -68,6 +68,7 @@ class RoomClient(CallClient):
         self._channel: RTCDataChannel | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscribed: set[int] = set()
+        self._http: aiohttp.ClientSession | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -96,22 +97,46 @@ class RoomClient(CallClient):
             self._follow(joined, feed)
         self._spawn(self._follow_room(publisher, joined))
         async with asyncio.timeout(timeout):
+            await self._open_direct()
             await opened.wait()
-            await self.agent_feed.wait()
-            await self._heard_by_agent()
+            room = await self._heard_by_agent()
+            if room.get("policy") != "silent":  # a listening agent publishes no feed
+                await self.agent_feed.wait()
         return joined
 
-    async def _heard_by_agent(self) -> None:
-        claims = jwt.decode(self.token, options={"verify_signature": False})
-        url = f"{self.base_url}/api/v1/rooms/{claims['room']}"
+    @property
+    def _claims(self) -> dict[str, Any]:
+        return dict(jwt.decode(self.token, options={"verify_signature": False}))
+
+    async def _heard_by_agent(self) -> dict[str, Any]:
+        """Poll the room until the agent lists us; return the room."""
+        url = f"{self.base_url}/api/v1/rooms/{self._claims['room']}"
         headers = {"Authorization": f"Bearer {self.token}"}
         async with aiohttp.ClientSession() as http:
             while True:
                 async with http.get(url, headers=headers) as response:
-                    room = await response.json()
-                if any(p["identity"] == claims["sub"] for p in room.get("participants", [])):
-                    return
+                    room: dict[str, Any] = await response.json()
+                who = self._claims["sub"]
+                if any(p["identity"] == who for p in room.get("participants", [])):
+                    return room
                 await asyncio.sleep(0.1)
+
+    async def _open_direct(self) -> None:
+        """The room's messages meant for us only (docs/protocol.md, "Rooms"), read into
+        `messages` beside the agent's broadcast ones."""
+        http = self._http = aiohttp.ClientSession()
+        url = f"{self.gateway_url.rsplit('/janus', 1)[0]}/rooms/{self._claims['room']}/messages"
+        socket = await http.ws_connect(url)
+        await socket.send_json({"type": "auth", "token": self.token})
+        ready = await socket.receive_json()
+        if ready.get("type") != "ready":
+            raise RuntimeError(f"room messages refused: {ready}")
+        self._spawn(self._read_direct(socket))
+
+    async def _read_direct(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in socket:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self._record_message(message.data)
 
     async def _follow_room(self, publisher: VideoRoomPublisher, joined: Joined) -> None:
         async for event in publisher.events():
@@ -187,6 +212,9 @@ class RoomClient(CallClient):
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         self.microphone.stop()
         if self.camera is not None:
             self.camera.stop()

@@ -29,6 +29,7 @@ from voxroom.server.janus_gateway import add_janus_gateway
 from voxroom.server.janus_service import JanusService
 from voxroom.server.metrics import VoxroomMetrics, add_metrics_route
 from voxroom.server.ratelimit import RateLimiter, rate_limit_middleware
+from voxroom.server.room_messages import RoomMessageHub, add_room_messages_route
 from voxroom.server.rooms import RoomRegistry
 from voxroom.server.rooms_api import ROOMS, add_rooms_routes, issue_join_token
 from voxroom.server.sdp import SdpError, validate_offer
@@ -204,7 +205,8 @@ def create_app(
     janus = JanusService(config.rooms)
     if (problem := janus.problem()) is not None:
         log.warning("%s; peer-to-peer sessions work without it", problem)
-    rooms = RoomRegistry(config, registry, janus, agent_catalog(agent_class))
+    hub = RoomMessageHub()
+    rooms = RoomRegistry(config, registry, janus, agent_catalog(agent_class), hub)
     # Views of every session's events besides the audit writer: metrics, optional OTel spans.
     metrics = VoxroomMetrics(PriceTable.load(config.audit.prices))
     registry.observers.append(metrics.observe)
@@ -236,6 +238,7 @@ def create_app(
     add_metrics_route(app, metrics)
     add_rooms_routes(app, rooms, authority)
     add_janus_gateway(app, rooms, authority)
+    add_room_messages_route(app, hub, authority)
 
     async def close_sessions(_: web.Application) -> None:
         await rooms.close_all()

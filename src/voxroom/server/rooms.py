@@ -20,6 +20,7 @@ from voxroom.agent.agent import Agent
 from voxroom.agent.policy import PolicyName
 from voxroom.config import VoxroomConfig
 from voxroom.server.janus_service import JanusService, RoomsUnavailable
+from voxroom.server.room_messages import RoomMessageHub
 from voxroom.server.sessions import SessionRegistry
 from voxroom.transport.base import ParticipantInfo
 from voxroom.transport.janus.room import JanusRoomTransport
@@ -69,10 +70,12 @@ class RoomRegistry:
         sessions: SessionRegistry,
         janus: JanusService,
         agents: Callable[[str | None], type[Agent]],
+        hub: RoomMessageHub,
     ) -> None:
         self._config = config
         self.sessions = sessions
         self.janus = janus
+        self.hub = hub  # messages for some people only (a copilot's, for the human agent)
         self._agents = agents  # agent name (None: the server's) → class; KeyError if unknown
         self._rooms: dict[str, Room] = {}
         self._creating = 0
@@ -107,18 +110,20 @@ class RoomRegistry:
         settings = self.janus.settings(janus_id, name or room_id)
         await self.janus.create_room(settings)
         identity = ParticipantInfo(agent_class.name, agent_class.name, role="agent")
+        chosen = policy or agent_class.turn_policy or "addressed"
         transport = JanusRoomTransport(
             self.janus.url,
             janus_id,
             identity,
             self._config.transport,
             video=agent_class.uses_video,
+            publish=chosen != "silent",  # a listening agent has no feed: nobody sees it
+            direct=functools.partial(self.hub.deliver, room_id),
             prepare=functools.partial(self.janus.ensure_room, settings),
         )
         try:
             await transport.start()
             agent = agent_class()
-            chosen = policy or agent.turn_policy or "addressed"
             session_id = self.sessions.start(transport, agent, policy=chosen)
         except BaseException:
             await transport.close()
@@ -155,6 +160,7 @@ class RoomRegistry:
             room._watcher.cancel()
         await self.sessions.end(room.session_id)
         await self.janus.destroy_room(room.janus_id)
+        self.hub.end_room(room_id)
         log.info("room %s ended", room_id)
         return True
 

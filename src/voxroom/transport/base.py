@@ -10,7 +10,7 @@ and JSON data messages both ways, each incoming one tagged with its sender. Peer
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,8 +153,10 @@ class Transport(ABC):
         anything they send), until the call ends for the agent: then the iterator stops."""
 
     @abstractmethod
-    def send(self, message: dict[str, Any]) -> None:
-        """Send a JSON message to every participant (held until the channel opens)."""
+    def send(self, message: dict[str, Any], to: Collection[str] | None = None) -> None:
+        """Send a JSON message to every participant, or with `to` only to those identities
+        (nobody else receives it: a copilot's suggestions to the human agent). Held until
+        the channel opens."""
 
     @abstractmethod
     def on_message(self, handler: MessageHandler) -> None:

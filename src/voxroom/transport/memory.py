@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,8 @@ class MemoryTransport(Transport):
     def __init__(self, sink: AudioSink, *, multiparty: bool = False) -> None:
         self.audio_out = sink
         self.multiparty = multiparty
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []  # to everyone
+        self.directed: list[tuple[frozenset[str], dict[str, Any]]] = []  # to some
         self.keep_sent = True  # False: only count (long benchmark runs)
         self.sent_count = 0
         self.members: dict[str, MemoryParticipant] = {}
@@ -78,10 +79,18 @@ class MemoryTransport(Transport):
         while (event := await self._events.get()) is not None:
             yield event
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], to: Collection[str] | None = None) -> None:
         self.sent_count += 1
-        if self.keep_sent:
+        if not self.keep_sent:
+            return
+        if to is None:
             self.sent.append(message)
+        else:
+            self.directed.append((frozenset(to), message))
+
+    def inbox(self, identity: str) -> list[dict[str, Any]]:
+        """What `identity` received: everything sent to all, and what was sent to them."""
+        return [*self.sent, *(m for to, m in self.directed if identity in to)]
 
     def on_message(self, handler: MessageHandler) -> None:
         self._handler = handler

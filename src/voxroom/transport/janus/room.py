@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,9 @@ MAX_PENDING_MESSAGES = 64
 RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # then every 5 s, as long as the call lasts
 SUBSCRIBE_ATTEMPTS = 5  # a feed may be announced a moment before Janus can serve it
 Prepare = Callable[[JanusConnection], Awaitable[None]]
+# Delivers a message to some participants (by identity) outside the room's broadcast data
+# channel, which every subscriber of the agent receives: the server's room message hub.
+DirectSend = Callable[[frozenset[str], dict[str, Any]], None]
 
 
 def participant_display(info: ParticipantInfo, *, ai: bool = False) -> str:
@@ -105,8 +108,9 @@ def participant_from_display(feed: int, display: str | None) -> ParticipantInfo:
 class FeedParticipant(RemoteParticipant):
     """A publisher the agent subscribes to: their audio (and camera), decoded as it arrives."""
 
-    def __init__(self, info: ParticipantInfo, feed: Published, video: bool) -> None:
+    def __init__(self, info: ParticipantInfo, feed: Published, video: bool, identity: str) -> None:
         self.info = info
+        self.identity = identity  # as their token says (info's may carry a "#2" suffix)
         self.feed = feed.id
         # Their streams to receive: audio and data, video only for an agent that watches.
         kinds = ("audio", "data", "video") if video else ("audio", "data")
@@ -148,16 +152,23 @@ class JanusRoomTransport(Transport):
         config: TransportConfig,
         *,
         video: bool = False,
+        publish: bool = True,
+        direct: DirectSend | None = None,
         prepare: Prepare | None = None,
         reconnect_delays_s: Sequence[float] = RECONNECT_DELAYS_S,
     ) -> None:
-        """`video`: the agent publishes video (`video_out`) and watches people's cameras."""
+        """`video`: the agent publishes video (`video_out`) and watches people's cameras.
+        `publish=False`: the agent only listens (no feed: nobody sees or hears it); its
+        messages then reach people only through `direct`, as do all messages meant for some
+        participants only."""
         self.url = url
         self.room = room
         self.agent = agent
         self.audio_out: PacedAudioTrack = PacedAudioTrack()
         self.video_out: PacedVideoTrack | None = PacedVideoTrack() if video else None
         self._config = config
+        self._publish_media = publish
+        self._direct = direct
         self._prepare = prepare
         self._delays = reconnect_delays_s
         self._events: asyncio.Queue[ParticipantEvent | None] = asyncio.Queue()
@@ -189,7 +200,8 @@ class JanusRoomTransport(Transport):
             publisher = VideoRoomPublisher(await session.attach())
             display = participant_display(self.agent, ai=True)
             joined = await publisher.join(self.room, display=display)
-            await self._publish(publisher)
+            if self._publish_media:
+                await self._publish(publisher)
         except BaseException:
             await connection.close()
             raise
@@ -271,8 +283,11 @@ class JanusRoomTransport(Transport):
     def _follow(self, session: JanusSession, joined: Joined, feed: Published) -> None:
         if feed.id in self._feeds or not feed.has("audio"):
             return  # already followed, or nothing to hear (yet): a later Published says
-        info = self._unique(participant_from_display(feed.id, feed.display))
-        participant = FeedParticipant(info, feed, video=self.video_out is not None)
+        claimed = participant_from_display(feed.id, feed.display)
+        info = self._unique(claimed)
+        participant = FeedParticipant(
+            info, feed, video=self.video_out is not None, identity=claimed.identity
+        )
         self._feeds[feed.id] = participant
         task = asyncio.create_task(self._subscribe(session, joined, participant))
         self._tasks.add(task)
@@ -367,13 +382,26 @@ class JanusRoomTransport(Transport):
         while (event := await self._events.get()) is not None:
             yield event
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], to: Collection[str] | None = None) -> None:
+        if to is not None:
+            self._send_direct(to, message)
+            return
+        if not self._publish_media:  # no feed, no broadcast channel: everyone, one by one
+            self._send_direct([p.info.identity for p in self._feeds.values()], message)
+            return
         text = json.dumps(message)
         channel = self._channel
         if channel is not None and channel.readyState == "open":
             channel.send(text)
         elif len(self._pending) < MAX_PENDING_MESSAGES:
             self._pending.append(text)
+
+    def _send_direct(self, to: Collection[str], message: dict[str, Any]) -> None:
+        if self._direct is None:
+            log.warning("room %d: no direct channel: a message for %s is dropped", self.room, to)
+            return
+        by_unique = {p.info.identity: p.identity for p in self._feeds.values()}
+        self._direct(frozenset(by_unique.get(who, who) for who in to), message)
 
     def _flush(self, channel: RTCDataChannel) -> None:
         self._channel = channel

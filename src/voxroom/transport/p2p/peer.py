@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import numpy as np
@@ -167,7 +167,9 @@ class P2PTransport(Transport):
         """Decoded inbound audio frames the session has not taken yet (see InboundAudio)."""
         return self.peer.audio.backlog_frames
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], to: Collection[str] | None = None) -> None:
+        if to is not None and self.peer.info.identity not in to:
+            return
         if self._channel is not None and self._channel.readyState == "open":
             self._channel.send(json.dumps(message))
         elif len(self._pending) < MAX_PENDING_MESSAGES:  # before the channel opens: keep them
