@@ -336,3 +336,25 @@ async def test_app_messages_and_captions_reach_only_their_audience(make_room) ->
     assert not any(m["type"] in ("suggestion", "transcript") for m in anns), anns
     logged = [e for e in room.events if isinstance(e, ev.AppMessage)]
     assert logged[0].audience == ["sam"]
+
+
+async def test_an_apps_own_message_reaches_its_hook_with_the_sender(make_room) -> None:
+    asked: list[tuple[str | None, dict[str, object]]] = []
+
+    class Copilot(NovaAgent):
+        async def on_app_message(self, sender, message):  # type: ignore[no-untyped-def]
+            asked.append((sender.identity if sender else None, message))
+            return message["type"] == "ask"
+
+    room = await make_room({}, [QUIET] * 10)
+    room.session.agent = Copilot()
+    await room.join(ANN)
+
+    room.transport.deliver("ann", {"type": "ask", "text": "refund policy?"})
+    room.transport.deliver("ann", {"type": "dance"})
+    await eventually(lambda: len(asked) == 2)
+    await asyncio.sleep(0.01)
+
+    assert asked[0] == ("ann", {"type": "ask", "text": "refund policy?"})
+    errors = [m for m in room.transport.sent if m["type"] == "error"]
+    assert [e["message"] for e in errors] == ["invalid message: unknown type 'dance'"]

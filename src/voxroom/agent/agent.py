@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from voxroom.agent.context import ToolExample, UserTurn
 from voxroom.agent.policy import PolicyName
@@ -70,6 +70,14 @@ class Agent:
     async def on_user_turn(self, turn: UserTurn) -> None:
         """Someone finished a turn (`turn.speaker`); rewrite `turn.text`, call
         `turn.add_context(...)`, or set `turn.respond` (the room's policy decided it)."""
+
+    async def on_app_message(
+        self, sender: ParticipantInfo | None, message: dict[str, Any]
+    ) -> bool:
+        """A client message of a type the protocol does not define (an app's own, e.g. a
+        copilot's "ask"); return True if handled (else the client is told it is unknown).
+        `sender`: who sent it (None: not, or no longer, in the call)."""
+        return False
 
     async def on_exit(self) -> None:
         """The session is ending."""

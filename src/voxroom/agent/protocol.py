@@ -75,6 +75,7 @@ class InterruptIn(_Message):
 
 
 ClientMessage = Annotated[ChatIn | ModeIn | PushToTalkIn | InterruptIn, Field(discriminator="type")]
+CLIENT_TYPES = frozenset(("chat", "mode", "push_to_talk", "interrupt"))
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 

@@ -367,6 +367,10 @@ class AgentSession:
 
     # --- client messages ---------------------------------------------------------------------
     def _on_client_message(self, sender: str, raw: dict[str, Any]) -> None:
+        kind = raw.get("type")
+        if isinstance(kind, str) and kind not in msg.CLIENT_TYPES:  # an app's own ("ask")
+            self._spawn(self._app_message(sender, raw))
+            return
         try:
             message = msg.client_message_adapter.validate_python(raw)
         except ValidationError as exc:
@@ -389,6 +393,22 @@ class AgentSession:
         elif isinstance(message, msg.PushToTalkIn):
             listener = speaker.listener
             listener.press() if message.action == "press" else listener.release()
+
+    async def _app_message(self, sender: str, message: dict[str, Any]) -> None:
+        speaker = self.speakers.get(sender)
+        try:
+            handled = await self.agent.on_app_message(speaker.info if speaker else None, message)
+        except Exception as exc:  # an app's bug must not end the call: report it
+            log.exception("session %s: on_app_message failed", self.id)
+            handled, reason = True, f"the agent failed on a {message['type']!r} message: {exc}"
+            self.log.emit(ev.ErrorOccurred(component="agent", message=reason))
+        if not handled:
+            self.log.emit(
+                ev.ErrorOccurred(
+                    component="protocol",
+                    message=f"invalid message: unknown type {message['type']!r}",
+                )
+            )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
