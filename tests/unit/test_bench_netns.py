@@ -3,6 +3,8 @@ unshare happens once."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from voxroom.bench import netns
@@ -35,7 +37,7 @@ def test_the_veth_is_made_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unshare_makes_a_user_namespace_too_when_not_root(
     monkeypatch: pytest.MonkeyPatch, uid: int, flags: str
 ) -> None:
-    monkeypatch.setattr(netns.os, "geteuid", lambda: uid)
+    monkeypatch.setattr(os, "geteuid", lambda: uid)
     assert netns.unshare_command(["python", "-m", "voxroom"]) == [
         "unshare",
         flags,
@@ -49,6 +51,6 @@ def test_unshare_makes_a_user_namespace_too_when_not_root(
 def test_a_re_executed_command_does_not_re_execute_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(netns.REEXEC_MARK, "1")
     monkeypatch.setattr(netns, "private_namespace_problem", lambda: "no ancestor is elsewhere")
-    monkeypatch.setattr(netns.os, "execvpe", lambda *a: pytest.fail("exec'd again"))
+    monkeypatch.setattr(os, "execvpe", lambda *a: pytest.fail("exec'd again"))
     with pytest.raises(netns.NotPrivateNamespace, match="re-executed"):
         netns.ensure_private_namespace(["true"])
