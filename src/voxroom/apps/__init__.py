@@ -6,6 +6,9 @@ import path from a request."""
 
 SHIPPED = {
     "assistant": "voxroom.apps.assistant:Assistant",
+    "assist": "voxroom.apps.assist:Copilot",
+    "translate": "voxroom.apps.translate:Translator",
+    "interpreter": "voxroom.apps.translate:SpokenTranslator",
     "concierge": "voxroom.apps.concierge:Concierge",
     "faces": "voxroom.apps.faces:FaceAgent",
 }

@@ -27,6 +27,27 @@ export class Captions {
     }));
   }
 
+  // A translator's caption of someone's turn in our language (docs/protocol.md,
+  // `translation`): shown under the speaker's own words, replacing an earlier one for the turn.
+  translation(msg, speakers) {
+    const key = `user:${msg.turn_id}`;
+    if (!this.bubbles.has(key)) { // the original caption has not come (or never will)
+      this.update({ role: 'user', turn_id: msg.turn_id, participant: msg.participant, name: msg.name,
+        text: msg.source_text || '', final: !!msg.final }, speakers);
+    }
+    const bubble = this.bubbles.get(key);
+    let line = bubble.querySelector('.translation');
+    if (!line) {
+      line = el('div', 'translation');
+      line.append(el('span', 'tag'), el('span', 'translated'));
+      this.keepScrolled(() => bubble.append(line));
+    }
+    line.classList.toggle('interim', !msg.final);
+    line.dataset.final = String(!!msg.final);
+    line.querySelector('.tag').textContent = `${String(msg.source_language || '?')} → ${String(msg.language || '?')}`;
+    line.querySelector('.translated').textContent = typeof msg.text === 'string' ? msg.text : '';
+  }
+
   // A line about the room itself ("Bob joined").
   note(text) {
     this.keepScrolled(() => this.box.append(el('div', 'room-note', text)));
@@ -42,10 +63,15 @@ export class Captions {
 
   // What the page shows, for tests and debugging.
   snapshot() {
-    return [...this.box.querySelectorAll('.bubble')].map((b) => ({
-      role: b.dataset.role, speaker: b.dataset.speaker, name: b.dataset.name,
-      final: b.dataset.final === 'true', text: b.querySelector('.text').textContent,
-    }));
+    return [...this.box.querySelectorAll('.bubble')].map((b) => {
+      const translated = b.querySelector('.translation');
+      return {
+        role: b.dataset.role, speaker: b.dataset.speaker, name: b.dataset.name,
+        final: b.dataset.final === 'true', text: b.querySelector('.text').textContent,
+        translation: translated ? translated.querySelector('.translated').textContent : null,
+        translationFinal: translated ? translated.dataset.final === 'true' : null,
+      };
+    });
   }
 }
 

@@ -2,14 +2,20 @@
 // (docs/protocol.md, "Rooms"). Without ?room, the playground shows its "Rooms" card instead.
 import { $, clearStatus, setLabel, showStatus } from './room-dom.js';
 import { Captions } from './room-captions.js';
+import { CopilotPanel } from './room-copilot.js';
+import { DirectMessages } from './room-direct.js';
 import { HttpError, fetchJSON } from './room-http.js';
 import { RoomCall, loadJanus } from './room-janus.js';
 import { initRoomsCard, roomUrl } from './room-landing.js';
+import { LanguagePicker } from './room-languages.js';
 import { Tiles } from './room-tiles.js';
 
 const params = new URLSearchParams(window.location.search);
 const ROOM_ID = params.get('room');
 const PROCESSING = params.get('processing') !== '0'; // ?processing=0: the raw microphone (tests)
+// Dev join tokens: ?role=agent (the human agent of a copilot call), ?lang=es (spoken language).
+const ROLE = params.get('role');
+const LANG = params.get('lang');
 const NAME_KEY = 'voxroom.name';
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 30 } };
 const MEDIA_TIMEOUT_MS = 20000; // our audio must reach Janus within this
@@ -25,12 +31,14 @@ const POLICY_HINTS = {
 
 const room = {
   conn: 'disconnected', gen: 0, call: null, token: null, me: null, policy: null,
-  mic: null, camera: null, heard: false, pttHeld: false,
+  mic: null, camera: null, heard: false, pttHeld: false, direct: null, role: null,
   agentFeed: null, agentName: 'the agent',
   names: new Map(), // identity -> display name, for "left" notes
 };
 let tiles = null;
 let captions = null;
+let copilot = null;
+let languages = null;
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
@@ -43,6 +51,8 @@ function initRoomPage() {
   setRoomTitle(null);
   tiles = new Tiles($('room-tiles'), onAutoplayBlocked);
   captions = new Captions($('room-captions'));
+  copilot = new CopilotPanel(send);
+  languages = new LanguagePicker(send);
   $('room-link').value = new URL(roomUrl(ROOM_ID), window.location.href).href;
   $('room-name').value = storedName() || guestName();
   $('room-join-form').addEventListener('submit', (event) => { event.preventDefault(); join(); });
@@ -83,7 +93,8 @@ async function join() {
     const config = await fetchJSON('/api/v1/config');
     const { mic, camera } = await getMedia();
     if (gen !== room.gen) { stopMedia(mic, camera); return; }
-    Object.assign(room, { me, token, mic, camera });
+    Object.assign(room, { me, token, mic, camera, role: claimsOf(token).role || null });
+    openDirect(gen, token);
     tiles.addSelf(me, mic, camera);
     room.call = new RoomCall({
       token, iceServers: config.ice_servers || [], on: callEvents(gen),
@@ -111,9 +122,28 @@ function whoAmI() {
 }
 
 function joinToken(me) {
-  return fetchJSON('/api/v1/tokens', {
-    method: 'POST', body: { room: ROOM_ID, identity: me.identity, name: me.name },
-  });
+  const body = { room: ROOM_ID, identity: me.identity, name: me.name };
+  if (ROLE) body.role = ROLE;
+  if (LANG) body.language = LANG;
+  return fetchJSON('/api/v1/tokens', { method: 'POST', body });
+}
+
+// What our join token says of us (role, language): its payload, as the server signed it.
+function claimsOf(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), '=')));
+  } catch (_) {
+    return {};
+  }
+}
+
+// Before we publish: what the agent sends us alone must find us listening.
+function openDirect(gen, token) {
+  const live = (handler) => (...args) => { if (gen === room.gen) handler(...args); };
+  room.direct = new DirectMessages(ROOM_ID, token, live(onMessage),
+    live((reason) => showStatus(`Messages for you cannot reach this page: ${reason}`)));
+  room.direct.open();
 }
 
 function joinError(err) {
@@ -159,6 +189,7 @@ async function followRoom(gen) {
       if (gen !== room.gen) return;
       setRoomTitle(info.name);
       room.policy = info.policy;
+      if (!room.agentFeed && info.agent) room.agentName = info.agent; // a listening agent has no feed
       renderAgentTexts();
       if (info.participants.some((p) => p.identity === room.me.identity)) onHeard();
     } catch (err) {
@@ -179,10 +210,11 @@ function teardown(state, label = state) {
   room.gen++;
   if (room.pttHeld) pttRelease();
   if (room.call) room.call.close();
+  if (room.direct) room.direct.close();
   stopMedia(room.mic, room.camera);
   tiles.clear();
   tiles.setAgentState(null);
-  Object.assign(room, { call: null, token: null, mic: null, camera: null, heard: false, agentFeed: null });
+  Object.assign(room, { call: null, direct: null, token: null, mic: null, camera: null, heard: false, agentFeed: null });
   setConn(state, label);
 }
 
@@ -225,17 +257,27 @@ function onGone(feed) {
   tiles.remove(feed);
 }
 
-// Only the agent's feed carries messages for us (docs/protocol.md, "Data channel messages").
+// Only the agent's feed carries messages for us (docs/protocol.md, "Data channel messages");
+// those for us alone come over the direct WebSocket (openDirect), and read the same.
 function onData(feed, text) {
   if (feed !== room.agentFeed) return;
   let msg;
   try { msg = JSON.parse(text); } catch (_) { return; }
-  if (!msg || typeof msg !== 'object') return;
+  if (msg && typeof msg === 'object') onMessage(msg);
+}
+
+function onMessage(msg) {
+  const speakers = { agent: room.agentName, me: room.me && room.me.identity };
   switch (msg.type) {
-    case 'transcript': captions.update(msg, { agent: room.agentName, me: room.me && room.me.identity }); break;
+    case 'transcript': captions.update(msg, speakers); copilot.transcript(msg); break;
+    case 'translation': captions.translation(msg, speakers); break;
     case 'state': tiles.setAgentState(msg.state); break;
-    case 'participant': onParticipant(msg); break;
+    case 'participant': copilot.participant(msg); onParticipant(msg); break;
     case 'error': showStatus(`${room.agentName}: ${msg.message || 'error'}`); break;
+    case 'translator': languages.handle(msg); break;
+    case 'copilot': case 'suggestion': case 'summary':
+      if (room.role === 'agent') copilot.handle(msg); // only ever sent to the human agent
+      break;
     default: break; // turn_metrics, and types newer than this page
   }
 }
@@ -360,6 +402,8 @@ window.voxroomRoom = {
     conn: room.conn, heard: room.heard, me: room.me, agent: room.agentName,
     agentState: tiles && tiles.agentState,
     tiles: tiles ? tiles.snapshot() : [], captions: captions ? captions.snapshot() : [],
+    role: room.role, copilot: copilot ? copilot.snapshot() : null,
+    language: languages ? languages.language : null, direct: !!(room.direct && room.direct.ready),
   }),
 };
 
