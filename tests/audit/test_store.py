@@ -18,7 +18,7 @@ from voxroom.audit import schema
 from voxroom.audit.chain import Head
 from voxroom.audit.export import verify_session
 from voxroom.audit.log import SessionEventLog
-from voxroom.audit.migrations import LATEST_VERSION, MIGRATIONS, SchemaVersionError
+from voxroom.audit.migrations import LATEST_VERSION, SchemaVersionError, revisions
 from voxroom.audit.records import SessionSummary
 from voxroom.audit.retention import purge
 from voxroom.audit.store import AuditStore, normalize_url
@@ -158,8 +158,8 @@ async def test_migrations_are_idempotent_and_match_the_schema(db_url: str) -> No
         async with AuditStore(db_url) as store:
             assert store.schema_version == LATEST_VERSION
     async with raw(db_url) as conn:
-        versions = (await conn.execute(text("SELECT version FROM schema_version"))).all()
-        assert [v for (v,) in versions] == [m.version for m in MIGRATIONS]
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert [v for (v,) in versions] == [LATEST_VERSION]
         shapes = await conn.run_sync(
             lambda sync: {
                 name: [(c["name"], c["nullable"]) for c in inspect(sync).get_columns(name)]
@@ -170,8 +170,9 @@ async def test_migrations_are_idempotent_and_match_the_schema(db_url: str) -> No
         assert shapes[name] == [(c.name, c.nullable) for c in table.columns], name
 
 
-def test_migration_steps_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+def test_revisions_form_one_line_from_the_initial_schema() -> None:
+    assert revisions()[0] == "0001" and revisions()[-1] == LATEST_VERSION
+    assert len(set(revisions())) == len(revisions())
 
 
 async def test_concurrent_first_opens(db_url: str) -> None:
@@ -186,12 +187,25 @@ async def test_database_from_a_newer_voxroom_is_refused(db_url: str) -> None:
     async with AuditStore(db_url):
         pass
     async with raw(db_url) as conn:
-        await conn.execute(
-            text("INSERT INTO schema_version VALUES (:v, 'from the future', 0)"),
-            {"v": LATEST_VERSION + 1},
-        )
+        await conn.execute(text("UPDATE alembic_version SET version_num = 'from-the-future'"))
     with pytest.raises(SchemaVersionError, match="upgrade voxroom"):
         await AuditStore(db_url).open()
+
+
+async def test_a_database_from_before_alembic_is_adopted(db_url: str) -> None:
+    """Made by voxroom's own runner (schema_version 1): stamped, upgraded, data kept."""
+    async with AuditStore(db_url) as store:
+        await record(store)
+    async with raw(db_url) as conn:
+        await conn.execute(text("DROP TABLE alembic_version"))
+        await conn.execute(
+            text("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                 "description TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)")
+        )  # fmt: skip
+        await conn.execute(text("INSERT INTO schema_version VALUES (1, 'initial schema', 0)"))
+    async with AuditStore(db_url) as store:
+        assert store.schema_version == LATEST_VERSION
+        assert await store.count_events() > 0
 
 
 async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

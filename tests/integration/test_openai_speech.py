@@ -212,6 +212,20 @@ async def test_faster_whisper_server_transcribes_spoken_question(
     assert transcript.audio_seconds == pytest.approx(question.size / 16000)
 
 
+async def test_faster_whisper_server_translates_speech_into_english(
+    whisper_server: Served, tmp_path: Path
+) -> None:
+    german = "Ich habe meinen Schlüssel im Auto vergessen und kann nicht nach Hause."
+    samples, rate = read_wav(espeak_wav(german, tmp_path / "de.wav", voice="de", tail_s=0.3))
+    audio = resample(samples, rate, 16000)
+    stt = OpenAICompatibleSTT(whisper_server.url, timeout_s=60)
+    translated = await stt.translate(audio, "de")  # POST /v1/audio/translations
+    assert {"car", "home"} <= _words(translated.text), translated
+    both = await stt.transcribe(audio, language="de", english=True)  # both requests at once
+    assert {"auto", "hause"} <= _words(both.text.lower()), both
+    assert both.english is not None and {"car", "home"} <= _words(both.english), both
+
+
 async def test_local_tts_studio_speaks_what_whisper_hears(
     speech_server: Served, local_whisper: WhisperSTT
 ) -> None:

@@ -107,8 +107,21 @@ async def test_audio_longer_than_the_window_uses_whisper_long_form(
 async def test_translation_detects_the_language_in_the_fitted_window(
     model_dir: str, tmp_path: Path
 ) -> None:
-    translator = WhisperSTT(model_dir, language=None, task="translate")
+    # One model, both tasks: the configured language ("en") is for transcripts only.
+    whisper = WhisperSTT(model_dir, language="en")
     audio = _speech("Wo ist der Bahnhof? Ich habe meinen Zug verpasst.", tmp_path / "de.wav", "de")
-    heard = await translator.transcribe(audio)
+    heard = await whisper.translate(audio)
     assert heard.language == "de"
     assert {"where", "train"} <= _words(heard.text), heard.text
+    named = await whisper.translate(audio, language="de")
+    assert {"where", "train"} <= _words(named.text), named.text
+    original = await whisper.transcribe(audio, language="de")
+    assert original.language == "de" and original.english is None
+    assert {"bahnhof", "zug"} <= _words(original.text), original.text
+    # Both in one pass (one encoding of the audio): the transcript and its English.
+    both = await whisper.transcribe(audio, language="de", english=True)
+    assert both.text == original.text
+    assert both.english is not None and {"where", "train"} <= _words(both.english), both.english
+    english = _speech("Where is the station?", tmp_path / "en.wav")
+    spoken = await whisper.transcribe(english, english=True)
+    assert spoken.english == spoken.text  # English is not translated again

@@ -103,6 +103,7 @@ class FakeSTT(STT):
         delay: float = 0.0,
         error: Exception | None = None,
         avg_logprob: float | None = None,
+        translation: Callable[[np.ndarray, str | None], str] | None = None,
     ) -> None:
         self._text = text
         self.delay = delay
@@ -110,9 +111,28 @@ class FakeSTT(STT):
         self.avg_logprob = avg_logprob
         self.calls: list[np.ndarray] = []
         self.cancelled: list[np.ndarray] = []
+        self.languages: list[str | None] = []  # the `language` of each transcribe call
+        self.translation = translation  # None: translating is not supported (the base's error)
+        self.translated: list[tuple[np.ndarray, str | None]] = []
         self.in_flight = 0
 
-    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+    async def translate(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+        if self.translation is None:
+            return await super().translate(samples, language)
+        self.translated.append((samples.copy(), language))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return Transcript(self.translation(samples, language), language, samples.size / 16000)
+
+    async def transcribe(
+        self,
+        samples: np.ndarray,
+        hints: Sequence[str] = (),
+        language: str | None = None,
+        *,
+        english: bool = False,
+    ) -> Transcript:
+        self.languages.append(language)
         self.calls.append(samples.copy())
         self.in_flight += 1
         try:
@@ -132,8 +152,16 @@ class FakeSTT(STT):
             text = self._text(samples)
         else:
             text = self._text
+        translated = None
+        if english and self.translation is not None:  # in the same call, as Whisper does
+            translated = self.translation(samples, language)
+            self.translated.append((samples.copy(), language))
         return Transcript(
-            text=text, audio_seconds=samples.size / self.sample_rate, avg_logprob=self.avg_logprob
+            text=text,
+            language=language,
+            audio_seconds=samples.size / self.sample_rate,
+            avg_logprob=self.avg_logprob,
+            english=translated,
         )
 
     @property

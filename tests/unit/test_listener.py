@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from voxroom.agent.listener import PREROLL_BLOCKS, SpeechListener
+from voxroom.agent.listener import PREROLL_BLOCKS, HeardSpeech, SpeechListener
 from voxroom.agent.timing import TurnTimings
 from voxroom.config import TurnConfig
 from voxroom.providers.base import ProviderError, Transcript
@@ -65,7 +65,7 @@ class Recorder:
         self.transcribed.append((turn_id, transcript.text, purpose))
 
     async def on_user_turn(
-        self, text: str, timings: TurnTimings, avg_logprob: float | None = None
+        self, text: str, timings: TurnTimings, heard: HeardSpeech | None = None
     ) -> None:
         self.log.append(("turn", timings.turn_id, text))
         self.turns.append((text, timings))

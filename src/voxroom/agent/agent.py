@@ -53,6 +53,9 @@ class Agent:
     # Who receives the session's captions and state, by role in the call (None: everyone);
     # e.g. ("agent",) for a copilot whose transcript is for the human agent only.
     captions_to: ClassVar[tuple[str, ...] | None] = None
+    # Have the recognizer also translate every voice turn into English in the same pass
+    # (`turn.english`; Whisper decodes it from the audio it already encoded): a translator.
+    english_transcripts: ClassVar[bool] = False
 
     session: AgentSession
 

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from voxroom.media.vision import user_content
 from voxroom.providers.base import ChatMessage, ToolCall
 from voxroom.transport.base import ParticipantInfo
@@ -28,6 +30,13 @@ class UserTurn:
     respond: bool = True
     # Show the model the speaker's name (group calls).
     named: bool = False
+    # A voice turn's speech (mono int16, 16 kHz; None for typed turns), for hooks that work
+    # on the sound itself, and the language heard in it.
+    audio: np.ndarray | None = field(default=None, repr=False)
+    language: str | None = None
+    # The words in English, translated by the recognizer as it transcribed them (agents with
+    # `english_transcripts`; None otherwise, and for typed turns).
+    english: str | None = None
 
     @property
     def speaker_name(self) -> str | None:

@@ -46,12 +46,24 @@ class ListenerEvents(Protocol):
         self, turn_id: int, transcript: Transcript, duration_s: float, purpose: STTPurpose
     ) -> None: ...
     def on_user_turn(
-        self, text: str, timings: TurnTimings, avg_logprob: float | None = None
+        self, text: str, timings: TurnTimings, heard: HeardSpeech | None = None
     ) -> Awaitable[None]: ...
     def on_turn_confirmed(self, turn_id: int) -> None: ...
     def reply_heard(self, turn_id: int) -> bool: ...
     def on_turn_merged(self, turn_id: int) -> None: ...
     def on_error(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeardSpeech:
+    """What a voice turn's transcript came from: its audio (mono int16 at the VAD's rate),
+    the language the recognizer heard, how sure it was of the words, and the words in
+    English (when the listener was asked for them)."""
+
+    audio: np.ndarray
+    language: str | None = None
+    avg_logprob: float | None = None
+    english: str | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +86,8 @@ class SpeechListener:
         config: TurnConfig,
         events: ListenerEvents,
         hints: Sequence[str] = (),
+        language: str | None = None,
+        english: bool = False,
     ) -> None:
         self._vad = vad.create_stream()
         self._block_size = vad.block_size
@@ -81,6 +95,11 @@ class SpeechListener:
         self._block_ms = 1000.0 * vad.block_size / vad.sample_rate
         self._stt = stt
         self._hints = tuple(hints)  # words the recognizer should expect (the agent's name)
+        # What the speaker speaks (None: the recognizer's configured default); may change
+        # between turns (a participant chose another language).
+        self.language = language
+        # Also translate final transcripts into English, in the same recognizer pass.
+        self.english = english
         self._config = config
         self._events = events
         self.endpointing = SemanticEndpointing(enabled=config.semantic_endpointing)
@@ -177,7 +196,8 @@ class SpeechListener:
     # --- transcription -----------------------------------------------------------------------
     async def _transcribe(self, turn_id: int, audio: np.ndarray, purpose: STTPurpose) -> Transcript:
         started = now()
-        transcript = await self._stt.transcribe(audio, self._hints)
+        english = self.english and purpose != "interim"  # interims are optional work
+        transcript = await self._stt.transcribe(audio, self._hints, self.language, english=english)
         self._events.on_transcribed(turn_id, transcript, now() - started, purpose)
         return transcript
 
@@ -240,7 +260,10 @@ class SpeechListener:
             return
         timings.transcript_ready = now()
         ended.complete = ended.explicit or self.endpointing.looks_complete(transcript.text)
-        await self._events.on_user_turn(transcript.text, timings, transcript.avg_logprob)
+        heard = HeardSpeech(
+            ended.audio, transcript.language, transcript.avg_logprob, transcript.english
+        )
+        await self._events.on_user_turn(transcript.text, timings, heard)
         self._maybe_confirm()
 
     def _maybe_confirm(self) -> None:

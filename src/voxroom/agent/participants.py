@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
-from voxroom.agent.listener import SpeechListener
+from voxroom.agent.listener import HeardSpeech, SpeechListener
 from voxroom.agent.timing import TurnTimings
 from voxroom.audit.events import STTPurpose
 from voxroom.providers.base import Transcript
@@ -33,7 +33,7 @@ class SessionForSpeakers(Protocol):
         self, turn_id: int, transcript: Transcript, duration_s: float, purpose: STTPurpose
     ) -> None: ...
     def on_user_turn(
-        self, text: str, timings: TurnTimings, avg_logprob: float | None = None
+        self, text: str, timings: TurnTimings, heard: HeardSpeech | None = None
     ) -> Awaitable[None]: ...
     def on_turn_confirmed(self, turn_id: int) -> None: ...
     def reply_heard(self, turn_id: int) -> bool: ...
@@ -72,9 +72,9 @@ class SpeakerEvents:
         self._session.on_transcribed(turn_id, transcript, duration_s, purpose)
 
     def on_user_turn(
-        self, text: str, timings: TurnTimings, avg_logprob: float | None = None
+        self, text: str, timings: TurnTimings, heard: HeardSpeech | None = None
     ) -> Awaitable[None]:
-        return self._session.on_user_turn(text, timings, avg_logprob)
+        return self._session.on_user_turn(text, timings, heard)
 
     def on_turn_confirmed(self, turn_id: int) -> None:
         self._session.on_turn_confirmed(turn_id)

@@ -88,7 +88,7 @@ def client_message(event: ev.Event) -> dict[str, object] | None:
     message: _Message
     if isinstance(event, ev.AppMessage):
         return event.message
-    if isinstance(event, ev.SessionStarted):
+    if isinstance(event, ev.SessionStarted | ev.Redispatched):
         message = SessionInfo(session_id=event.session_id, agent=event.agent)
     elif isinstance(event, ev.StateChanged):
         message = StateChanged(state=event.state)

@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import ValidationError
@@ -25,7 +26,7 @@ from voxroom.agent.agent import Agent
 from voxroom.agent.context import ChatContext, UserTurn
 from voxroom.agent.endpointing import BackchannelFilter
 from voxroom.agent.generation import ReplyWriter
-from voxroom.agent.listener import SpeechListener
+from voxroom.agent.listener import HeardSpeech, SpeechListener
 from voxroom.agent.participants import Speaker, SpeakerEvents
 from voxroom.agent.policy import PolicyName, TurnFacts, make_policy
 from voxroom.agent.reply import Reply, single_text
@@ -50,6 +51,33 @@ log = logging.getLogger(__name__)
 InboundObserver = Callable[[str, np.ndarray, int], None]
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    """One thing said earlier in a continued session: a user's final turn or what of a reply
+    was heard (`role` "assistant")."""
+
+    turn_id: int | None
+    role: Literal["user", "assistant"]
+    text: str
+    speaker: str | None = None  # the user's display name (rooms)
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """A session another process began and this one continues (its fleet worker died or was
+    drained): the conversation so far and where it comes from. The session then logs
+    `redispatched` instead of `session_started`, greets nobody, and numbers turns on."""
+
+    history: Sequence[HistoryLine]
+    last_turn_id: int
+    reason: Literal["worker_lost", "handoff"]
+    from_worker: str
+    to_worker: str
+    part: int = 2
+    last_event_t: float | None = None  # session clock of the last event stored before
+
+
 class AgentSession:
     def __init__(
         self,
@@ -62,6 +90,7 @@ class AgentSession:
         *,
         policy: PolicyName | None = None,
         wake_phrases: Sequence[str] = (),
+        continued: Continuation | None = None,
     ) -> None:
         self.id = session_id
         self.agent = agent
@@ -93,6 +122,10 @@ class AgentSession:
         self._inbound_observers: list[InboundObserver] = []
         self._finalizers: list[Callable[[], Awaitable[None]]] = []
         self._entered = False
+        self.continued = continued
+        self._handoff: ev.HandedOff | None = None  # set: it stops here to go on elsewhere
+        if continued is not None:
+            self._restore(continued)
         agent.session = self
         self.log.subscribe(self._forward_to_client)
         transport.on_message(self._on_client_message)
@@ -102,18 +135,32 @@ class AgentSession:
         """Runs until the call ends for the agent (the transport's participant events end:
         the peer left, the room closed) or the task is cancelled."""
         models = self._models
-        self.log.emit(
-            ev.SessionStarted(
-                agent=self.agent.name,
-                transport=type(self.transport).__name__,
-                models={
-                    "vad": type(models.vad).__name__,
-                    "stt": models.stt.name,
-                    "llm": f"{models.llm.name}:{models.llm.model}",
-                    "tts": models.tts.name,
-                },
+        used = {
+            "vad": type(models.vad).__name__,
+            "stt": models.stt.name,
+            "llm": f"{models.llm.name}:{models.llm.model}",
+            "tts": models.tts.name,
+        }
+        transport = type(self.transport).__name__
+        if (continued := self.continued) is not None:
+            if continued.reason == "worker_lost":
+                last = continued.last_event_t
+                self.log.emit(ev.WorkerLost(worker=continued.from_worker, last_event_t=last))
+            self.log.emit(
+                ev.Redispatched(
+                    reason=continued.reason,
+                    from_worker=continued.from_worker,
+                    to_worker=continued.to_worker,
+                    agent=self.agent.name,
+                    transport=transport,
+                    models=used,
+                    restored_messages=len(continued.history),
+                    part=continued.part,
+                )
             )
-        )
+        else:
+            started = ev.SessionStarted(agent=self.agent.name, transport=transport, models=used)
+            self.log.emit(started)
         self.log.emit(ev.ParticipantJoined(identity=self.agent.name, role="agent"))
         self.log.emit(ev.StateChanged(state=self.state))
         reason = "call ended" if self.transport.multiparty else "peer left"
@@ -130,6 +177,22 @@ class AgentSession:
             # Shielded: a second cancellation must not cut the recording or the final event.
             await asyncio.shield(self._teardown(reason))
 
+    def _restore(self, continued: Continuation) -> None:
+        """Put the conversation so far back in the model's context."""
+        for line in continued.history:
+            if line.role == "user" and line.turn_id is not None:
+                self.context.add_user(line.turn_id, line.text, line.speaker)
+            elif line.role == "assistant":
+                self.context.add_reply(line.turn_id, line.text, line.interrupted)
+        self._turn_counter = continued.last_turn_id
+        self._entered = True  # greeted already, in the part before
+
+    def hand_off(self, worker: str, reason: str = "drain") -> None:
+        """End this part of the session without ending the session: when the call ends for
+        the agent here, `handed_off` is logged instead of `session_ended` (another worker
+        continues it). The caller then closes the transport."""
+        self._handoff = ev.HandedOff(worker=worker, reason=reason)
+
     async def _join(self, remote: RemoteParticipant) -> None:
         info = remote.info
         if info.identity in self.speakers:  # the transport keeps identities unique; be safe
@@ -140,6 +203,8 @@ class AgentSession:
             self._config.turns,
             SpeakerEvents(self, info),
             hints=self.policy.hints,
+            language=info.language,
+            english=self.agent.english_transcripts,
         )
         speaker = Speaker(remote, listener)
         self.speakers[info.identity] = speaker
@@ -185,7 +250,10 @@ class AgentSession:
                 await finalize()
             except Exception:  # e.g. a full disk: report it, still close the log
                 log.exception("session %s: finalizer failed", self.id)
-        self.log.emit(ev.SessionEnded(reason=reason))
+        if self._handoff is not None:
+            self.log.emit(self._handoff)
+        else:
+            self.log.emit(ev.SessionEnded(reason=reason))
 
     def add_finalizer(self, finalize: Callable[[], Awaitable[None]]) -> None:
         """Run `finalize` when the session ends, before `session_ended` is logged."""
@@ -202,6 +270,20 @@ class AgentSession:
             for observer in self._inbound_observers:
                 observer(identity, chunk, INBOUND_SAMPLE_RATE)
             yield chunk
+
+    @property
+    def models(self) -> ModelSet:
+        """The process's shared models (apps call them too: a translator's STT, an LLM)."""
+        return self._models
+
+    def set_language(self, identity: str, language: str | None) -> bool:
+        """Hear `identity` in `language` (ISO 639-1; None: the configured default) from their
+        next turn on, e.g. after they chose it in the page. False: no such participant."""
+        speaker = self.speakers.get(identity)
+        if speaker is None:
+            return False
+        speaker.listener.language = language
+        return True
 
     @property
     def hearing_voice(self) -> bool:
@@ -282,10 +364,11 @@ class AgentSession:
         self,
         text: str,
         timings: TurnTimings,
-        avg_logprob: float | None = None,
+        heard: HeardSpeech | None = None,
         source: ev.TurnSource = "voice",
     ) -> None:
         text = text.strip()
+        avg_logprob = heard.avg_logprob if heard is not None else None
         speaker = self._turn_speakers.get(timings.turn_id)
         if self.voice.paused and speaker is not None and source == "voice":
             if not text or self.backchannels.is_backchannel(text, avg_logprob):
@@ -312,6 +395,9 @@ class AgentSession:
             source=source,
             speaker=speaker,
             named=self.transport.multiparty,
+            audio=heard.audio if heard is not None else None,
+            language=heard.language if heard is not None else None,
+            english=heard.english if heard is not None else None,
         )
         turn.respond = self.policy.should_answer(
             TurnFacts(

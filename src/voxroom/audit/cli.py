@@ -16,9 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from voxroom.audit.config import AuditConfig
-from voxroom.audit.cost import PriceTable
 from voxroom.audit.export import (
     ExportFormat,
     load_session,
@@ -29,13 +30,16 @@ from voxroom.audit.export import (
 from voxroom.audit.records import SessionSummary, StoredEvent
 from voxroom.audit.retention import purge as purge_sessions
 from voxroom.audit.store import AuditStore, normalize_url
+from voxroom.cli_errors import OperatorError, OperatorErrors, check_agent
 from voxroom.config import VoxroomConfig
+from voxroom.runner import price_table
 
 T = TypeVar("T")
 
 audit_app = typer.Typer(
     help="The audit trail: list, inspect, export, verify and purge sessions.",
     no_args_is_help=True,
+    cls=OperatorErrors,
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -54,6 +58,10 @@ _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+class UnknownSession(OperatorError):
+    exit_code = 2  # a bad argument, like typer's usage errors
+
+
 @audit_app.command("list")
 def list_sessions(
     agent: Annotated[str | None, typer.Option(help="Only this agent's sessions.")] = None,
@@ -61,12 +69,14 @@ def list_sessions(
         str | None, typer.Option(help="Started at or after: ISO date/time, or ago: 30m, 12h, 7d.")
     ] = None,
     until: Annotated[str | None, typer.Option(help="Started before (same forms).")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
     db: Db = None,
 ) -> None:
     """Sessions, newest first, with their totals."""
     start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
+    if start is not None and end is not None and end <= start:
+        raise typer.BadParameter("must be later than --since", param_hint="--until")
     found = _run(db, lambda store: store.list_sessions(agent, start, end, limit))
     if as_json:
         for summary in found:
@@ -88,7 +98,7 @@ def show(session_id: SessionId, db: Db = None) -> None:
     """A session's timeline: session time, event, turn and what happened."""
 
     summary, rows = _run(db, lambda store: _load(store, session_id))
-    usage = PriceTable.load(_config().prices).summarize(typed_events(rows))
+    usage = price_table(_config().prices).summarize(typed_events(rows))
     out.print(f"[bold]{summary.id}[/]  agent {summary.agent}  started {_when(summary.started_at)}")
     out.print(
         f"turns {summary.turns}  tokens {summary.prompt_tokens}+{summary.completion_tokens}  "
@@ -121,7 +131,7 @@ def export(
 ) -> None:
     """Export a session: summary, usage per turn and every event with its chain links."""
     summary, rows = _run(db, lambda store: _load(store, session_id))
-    prices = PriceTable.load(_config().prices)
+    prices = price_table(_config().prices)
     if output is None:
         write_export(summary, rows, sys.stdout, fmt, prices)
         return
@@ -145,17 +155,20 @@ def verify(session_id: SessionId, db: Db = None) -> None:
 @audit_app.command()
 def purge(
     older_than: Annotated[
-        float, typer.Option("--older-than", help="Delete sessions started more than DAYS ago.")
+        float,
+        typer.Option("--older-than", min=0, help="Delete sessions started more than DAYS ago."),
     ],
     files_dir: Annotated[
         Path | None,
-        typer.Option(help="Session files root (default: <cache dir>/audit/files)."),
+        typer.Option(
+            exists=True,  # a mistyped folder would purge the events but keep the recordings
+            file_okay=False,
+            help="Session files root (default: <cache dir>/audit/files).",
+        ),
     ] = None,
     db: Db = None,
 ) -> None:
     """Delete old sessions: their events, summaries and files (recordings)."""
-    if older_than < 0:
-        raise typer.BadParameter("must be 0 or more", param_hint="--older-than")
     root = files_dir or _config().files_dir(_cache_dir())
     ids = _run(db, lambda store: purge_sessions(store, older_than, root))
     for session_id in ids:
@@ -166,9 +179,9 @@ def purge(
 @audit_app.command()
 def replay(
     session_id: SessionId,
-    agent: Annotated[str, typer.Option(help="Agent to replay through (module:Class).")] = (
-        "voxroom.apps.assistant:Assistant"
-    ),
+    agent: Annotated[
+        str, typer.Option(callback=check_agent, help="Agent to replay through (module:Class).")
+    ] = "voxroom.apps.assistant:Assistant",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
     db: Db = None,
 ) -> None:
@@ -255,17 +268,40 @@ def _cache_dir() -> Path:
 
 
 def _run(db: str | None, work: Callable[[AuditStore], Awaitable[T]]) -> T:
-    url = normalize_url(db) if db else _config().database_url(_cache_dir())
+    url = _database_url(db)
 
     async def main() -> T:
-        async with AuditStore(url) as store:
+        store = AuditStore(url)
+        try:
+            await store.open()
+        except (OSError, DBAPIError) as exc:  # unreachable server, refused login, unusable file
+            shown = make_url(url).render_as_string(hide_password=True)
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise OperatorError(f"cannot open the audit database {shown}: {reason}") from exc
+        try:
             return await work(store)
+        finally:
+            await store.close()
 
+    return asyncio.run(main())
+
+
+def _database_url(db: str | None) -> str:
+    """--db (or the configured store); a SQLite file that was named but is not there is an
+    error: opening it would create an empty store and answer "no sessions"."""
+    config = _config()
+    url = normalize_url(db) if db else config.database_url(_cache_dir())
     try:
-        return asyncio.run(main())
-    except LookupError as exc:
-        err.print(f"[red]{exc.args[0] if exc.args else exc}")
-        raise typer.Exit(2) from exc
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise OperatorError(f"--db {db!r} is neither a database URL nor a file path") from exc
+    named = db is not None or config.url is not None or config.dir is not None
+    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if named and path and path != ":memory:" and not Path(path).is_file():
+        raise OperatorError(
+            f"no audit database at {path}: check --db (or VOXROOM_AUDIT__URL, VOXROOM_AUDIT__DIR)"
+        )
+    return url
 
 
 async def _resolve(store: AuditStore, session_id: str) -> str:
@@ -275,8 +311,8 @@ async def _resolve(store: AuditStore, session_id: str) -> str:
     if len(matches) == 1:
         return matches[0].id
     if not matches:
-        raise LookupError(f"no audited session {session_id!r}")
-    raise LookupError(f"{session_id!r} matches several sessions: give more of the id")
+        raise UnknownSession(f"no audited session {session_id!r} (voxroom audit list shows them)")
+    raise UnknownSession(f"{session_id!r} matches several sessions: give more of the id")
 
 
 async def _load(store: AuditStore, session_id: str) -> tuple[SessionSummary, list[StoredEvent]]:

@@ -37,6 +37,41 @@ class SessionEnded(Event):
     recovered_at: float | None = None
 
 
+class WorkerLost(Event):
+    """The fleet worker running this session stopped answering mid-call (killed, crashed, cut
+    off). Logged by the worker that continues the session, right before `redispatched`: the
+    same session id and hash chain go on, one session, not two broken halves."""
+
+    type: Literal["worker_lost"] = "worker_lost"
+    worker: str  # the lost worker's id
+    last_event_t: float | None = None  # session clock of its last stored event
+
+
+class HandedOff(Event):
+    """A draining worker stopped the session to let another worker continue it (its last
+    event there; `redispatched` follows, from the next worker)."""
+
+    type: Literal["handed_off"] = "handed_off"
+    worker: str
+    reason: str  # "drain"
+
+
+class Redispatched(Event):
+    """The session goes on in another worker process: its agent has rejoined the room with
+    the conversation so far (rebuilt from this audit trail). Takes the place of
+    `session_started` for the continued part."""
+
+    type: Literal["redispatched"] = "redispatched"
+    reason: Literal["worker_lost", "handoff"]
+    from_worker: str
+    to_worker: str
+    agent: str
+    transport: str
+    models: dict[str, str] = Field(default_factory=dict)
+    restored_messages: int = 0  # user turns and agent replies put back in the model's context
+    part: int = 2  # which part of the session this is (its recording's folder: part-<n>/)
+
+
 ParticipantRole = Literal["user", "agent"]
 
 
@@ -176,10 +211,14 @@ class TurnMetricsRecorded(TurnScoped):
 
 
 class RecordingSaved(Event):
-    """The session's audio files; sample n of each file is session clock n / sample_rate."""
+    """The session's audio files; sample n of each file is session clock `start` + n /
+    sample_rate."""
 
     type: Literal["recording_saved"] = "recording_saved"
     files: dict[str, str]  # {"user": …, "agent": …, "stereo": …}, relative to the session folder
+    # A session continued by another worker records each part in its own folder (part-2/, …):
+    # the session clock at the part's first sample (0 for the first part).
+    start: float = 0.0
     sample_rate: int
     duration: float
     padded_seconds: dict[str, float] = Field(default_factory=dict)
@@ -219,7 +258,10 @@ AnyEvent = Annotated[
     | TurnMetricsRecorded
     | RecordingSaved
     | AppMessage
-    | ErrorOccurred,
+    | ErrorOccurred
+    | WorkerLost
+    | HandedOff
+    | Redispatched,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

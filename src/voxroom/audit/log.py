@@ -25,6 +25,22 @@ class SessionEventLog:
         self._seq = 0
         self._subscribers: list[Subscriber] = []
 
+    @classmethod
+    def resume(cls, session_id: str, seq: int, started_at: float) -> SessionEventLog:
+        """The log of a session another process began (a fleet worker that died or drained):
+        its next event is `seq + 1` (the stored chain goes on) and its clock counts from
+        `started_at` (unix seconds), so session times stay one timeline."""
+        log = cls(session_id)
+        log._seq = seq
+        log.started_at = started_at
+        log._started = time.monotonic() - max(0.0, time.time() - started_at)
+        return log
+
+    @property
+    def seq(self) -> int:
+        """The seq of the last event emitted."""
+        return self._seq
+
     def clock(self) -> float:
         """Seconds since the session started: the clock recordings and events share."""
         return time.monotonic() - self._started

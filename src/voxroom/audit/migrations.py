@@ -1,127 +1,91 @@
-"""Versioned schema migrations, applied in order when a store opens.
+"""Schema migrations with Alembic, applied when a store opens (`schema_migrations/`).
 
-Each step is numbered; `schema_version` records the ones applied, so opening is idempotent
-and several processes may open the same database at once (PostgreSQL: an advisory lock;
-SQLite: the caller's `BEGIN IMMEDIATE`). Steps are frozen once released: never edit one,
-append the next. To change the schema:
+Opening is idempotent, and several processes may open the same database at once: on
+PostgreSQL they take turns on an advisory lock; on SQLite the caller's `BEGIN IMMEDIATE`
+serializes them. All steps run in the caller's one transaction (DDL is transactional on both).
 
-1. append `Migration(2, "what changes", _step_2)` where `_step_2(conn)` runs the DDL
-   (e.g. `conn.execute(text("ALTER TABLE sessions ADD COLUMN transport VARCHAR(64)"))`);
-2. make `schema.py` match what the steps produce (a test checks they agree).
+Revisions are additive, so a rolling deploy works: the new release migrates the database
+while workers of the previous one keep writing to it. A database migrated by a newer voxroom
+(a revision this one does not know) is refused rather than written with an older schema in
+mind.
+
+Databases made before Alembic (voxroom's own runner recorded version 1 in `schema_version`)
+hold exactly revision 0001's schema: they are stamped 0001, then upgraded. The old table is
+left alone, so releases from before Alembic still open the database during a rollout.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Double,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    func,
-    select,
-    text,
-)
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+SCRIPTS = Path(__file__).resolve().parent / "schema_migrations"
 # Any constant shared by all voxroom processes: serializes concurrent migrations (PostgreSQL).
 _LOCK_KEY = 0x766F78726F6F6D  # "voxroom"
+_PRE_ALEMBIC = "0001"  # the revision a database from voxroom's own runner (version 1) holds
 
 
 class SchemaVersionError(RuntimeError):
     """The database was migrated by a newer voxroom than this one."""
 
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    apply: Callable[[Connection], None]
+def _config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = conn
+    return config
 
 
-def _initial(conn: Connection) -> None:
-    # A frozen copy of the first schema (not `schema.metadata`, which follows later steps).
-    md = MetaData()
-    Table(
-        "sessions",
-        md,
-        Column("id", String(128), primary_key=True),
-        Column("agent", String(255), nullable=False),
-        Column("started_at", Double, nullable=False),
-        Column("ended_at", Double),
-        Column("end_reason", Text),
-        Column("turns", Integer, nullable=False),
-        Column("prompt_tokens", BigInteger, nullable=False),
-        Column("completion_tokens", BigInteger, nullable=False),
-        Column("stt_seconds", Double, nullable=False),
-        Column("tts_characters", BigInteger, nullable=False),
-        Column("cost", Double, nullable=False),
-        Column("event_count", BigInteger, nullable=False),
-        Column("head_hash", String(64), nullable=False),
-        Index("ix_sessions_started_at", "started_at"),
-        Index("ix_sessions_agent_started_at", "agent", "started_at"),
-    )
-    Table(
-        "events",
-        md,
-        Column("session_id", String(128), nullable=False),
-        Column("seq", BigInteger, nullable=False),
-        Column("type", String(64), nullable=False),
-        Column("ts", Double, nullable=False),
-        Column("t", Double, nullable=False),
-        Column("turn_id", Integer),
-        Column("payload", Text, nullable=False),
-        Column("prev_hash", String(64), nullable=False),
-        Column("hash", String(64), nullable=False),
-        PrimaryKeyConstraint("session_id", "seq", name="pk_events"),
-    )
-    md.create_all(conn)
+def revisions() -> list[str]:
+    """Every revision this voxroom knows, oldest first."""
+    script = ScriptDirectory(str(SCRIPTS))
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema: sessions, events", _initial),)
-LATEST_VERSION = MIGRATIONS[-1].version
-
-schema_version = Table(
-    "schema_version",
-    MetaData(),
-    Column("version", Integer, primary_key=True),
-    Column("description", Text, nullable=False),
-    Column("applied_at", Double, nullable=False),
-)
+LATEST_VERSION = revisions()[-1]
 
 
-def upgrade(conn: Connection) -> int:
-    """Apply the steps this database lacks, in order; return its version (inside one
-    transaction on both backends: DDL is transactional on SQLite and PostgreSQL)."""
-    schema_version.create(conn, checkfirst=True)
-    current = conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
-    if current > LATEST_VERSION:
+def upgrade(conn: Connection) -> str:
+    """Bring the database to this voxroom's head revision; return it."""
+    config = _config(conn)
+    current = MigrationContext.configure(conn).get_current_revision()
+    known = revisions()
+    if current is not None and current not in known:
         raise SchemaVersionError(
-            f"the audit database is at schema version {current}, this voxroom knows up to "
-            f"{LATEST_VERSION}: upgrade voxroom (or point it at another database)"
+            f"the audit database is at schema revision {current}, which this voxroom does not "
+            f"know (it knows up to {known[-1]}): upgrade voxroom (or point it at another "
+            "database)"
         )
-    for step in MIGRATIONS:
-        if step.version > current:
-            step.apply(conn)
-            conn.execute(
-                schema_version.insert().values(
-                    version=step.version, description=step.description, applied_at=time.time()
-                )
-            )
+    if current is None and _made_before_alembic(conn):
+        command.stamp(config, _PRE_ALEMBIC)
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:  # e.g. a revision that branches from one we lack
+        raise SchemaVersionError(f"cannot migrate the audit database: {exc}") from exc
     return LATEST_VERSION
 
 
-async def migrate(conn: AsyncConnection) -> int:
+def _made_before_alembic(conn: Connection) -> bool:
+    tables = set(inspect(conn).get_table_names())
+    if "schema_version" not in tables or "sessions" not in tables:
+        return False
+    newest = conn.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0
+    if newest > 1:
+        raise SchemaVersionError(
+            f"the audit database is at schema version {newest} of a voxroom that did not use "
+            "Alembic: upgrade voxroom (or point it at another database)"
+        )
+    return True
+
+
+async def migrate(conn: AsyncConnection) -> str:
     """Run `upgrade` on `conn`, which must be in a write transaction."""
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})

@@ -1,6 +1,7 @@
 """The audit tables as the code reads and writes them: always the latest migration's shape.
 
-Changing a table here needs a new step in `migrations` that brings existing databases to it.
+Changing a table here needs a new Alembic revision (`schema_migrations/versions`) that brings
+existing databases to it.
 Types are portable: the same schema on SQLite and PostgreSQL. Times are unix seconds
 (doubles), payloads JSON text (hashed byte-for-byte as canonical JSON; see `chain`).
 """

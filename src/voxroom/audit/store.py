@@ -70,7 +70,7 @@ class AuditStore:
                 "PostgreSQL (postgresql+asyncpg://…)"
             )
         self._engine: AsyncEngine | None = None
-        self.schema_version = 0
+        self.schema_version = ""  # the Alembic revision, once open
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from voxroom.audit.chain import GENESIS, chain_event
 from voxroom.audit.config import AuditConfig
 from voxroom.audit.cost import PriceTable, Usage
-from voxroom.audit.events import AgentSpeech, Event, SessionEnded, SessionStarted
+from voxroom.audit.events import AgentSpeech, Event, HandedOff, SessionEnded, SessionStarted
 from voxroom.audit.log import SessionEventLog
 from voxroom.audit.records import SessionSummary, StoredEvent
 from voxroom.audit.redact import RedactionPolicy, Redactor
@@ -212,6 +212,9 @@ class AuditWriter:
             for summary in summaries:
                 if summary.ended_at is not None:
                     self._sessions.pop(summary.id, None)  # ended: its state is in the store
+            for event in batch:  # continued by another writer: re-read its head if it returns
+                if isinstance(event, HandedOff):
+                    self._sessions.pop(event.session_id, None)
         except IntegrityError:
             # Another writer stored these seqs already: re-read the sessions' heads next time.
             log.exception("audit: batch conflicts with stored events; skipped")

@@ -82,12 +82,18 @@ def log_errors(log: str) -> list[str]:
 
 @contextmanager
 def load_server(
-    workdir: Path, *, max_sessions: int, audit: bool = True, dtx: bool = True
+    workdir: Path,
+    *,
+    max_sessions: int,
+    audit: bool = True,
+    dtx: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[LoadServer]:
     """`voxroom dev` on loopback with the packaged models, its own cache folder (the audit
     database and recordings go to `workdir`; the model files are the user's, linked in),
     `max_sessions` sessions allowed and no per-address rate limit to speak of. `dtx`: the
-    agent's Opus DTX (the server's default) or a continuous 50 packets/s when idle."""
+    agent's Opus DTX (the server's default) or a continuous 50 packets/s when idle. `env`:
+    more of the server's environment (e.g. the memory report's)."""
     real_models = VoxroomConfig.from_env().models.cache_dir / "models"
     cache = workdir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -103,6 +109,7 @@ def load_server(
         # Every load client comes from 127.0.0.1: one address must be allowed the whole load.
         "VOXROOM_SERVER__RATE_LIMIT_PER_MINUTE": "100000",
         "VOXROOM_SERVER__RATE_LIMIT_BURST": "10000",
+        **(env or {}),
     }
     log_path = workdir / "server.log"
     with mock.patch.dict(os.environ, env):

@@ -63,7 +63,14 @@ class InstantSTT(STT):
     def __init__(self, script: TurnScript) -> None:
         self._text = script.transcript
 
-    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+    async def transcribe(
+        self,
+        samples: np.ndarray,
+        hints: Sequence[str] = (),
+        language: str | None = None,
+        *,
+        english: bool = False,
+    ) -> Transcript:
         return Transcript(self._text, audio_seconds=samples.size / self.sample_rate)
 
 

@@ -15,7 +15,13 @@ joins, chats and departures that a day of real traffic brings:
 
 Measured on the server process (psutil): RSS and open fds at a quiet point after a warm-up of
 clean sessions, and again after the run once the server says it has no live session left
-(`/api/v1/health`), waiting up to `reap_timeout_s` for vanished peers to time out. Errors are
+(`/api/v1/health`), waiting up to `reap_timeout_s` for vanished peers to time out.
+`mem_growth_mb_per_1000_sessions` scales that growth by the sessions started in between.
+With `memory_report` the server runs with its memory report and tracemalloc on
+(`server/memory_report.py`): reports and snapshots at the quiet baseline, when the session
+count passes each of `snapshots_at`, and at the quiet end; the report's `memory` holds them,
+the diffs between them (Python lines that kept memory) and what malloc_trim gave back at the
+end (fragmentation). Errors are
 client-side failures of what should have worked, ERROR lines in the server log, and failed
 health checks. A server that never reaps some sessions shows as `sessions_left` > 0.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import random
@@ -51,6 +58,7 @@ from voxroom.bench.load import (
     slope,
     wait_for_sessions,
 )
+from voxroom.bench.memory_probe import MemoryProbe, memory_env
 from voxroom.bench.workers import CommandChannel, WorkerProcess
 
 WORKER_MODULE = "voxroom.bench.soak"
@@ -227,8 +235,13 @@ class Soak:
         speech: list[Path],
         seed: int,
         scenarios: list[str],
+        memory: MemoryProbe | None = None,
+        snapshots_at: tuple[int, ...] = (),
     ) -> None:
         self.server = server
+        self.memory = memory
+        self._snapshots_at = sorted(snapshots_at)
+        self._checkpoints: list[asyncio.Task[None]] = []
         self.scenarios = scenarios
         self.workdir = workdir
         self.speech = speech
@@ -260,6 +273,8 @@ class Soak:
             event = line.get("event")
             if event == "started":
                 state.sessions += 1
+                if self._snapshots_at and state.sessions >= self._snapshots_at[0]:
+                    self._checkpoint(f"s{self._snapshots_at.pop(0)}")
                 self.live[worker] = int(line["live"])
             elif event == "live":
                 self.live[worker] = int(line["live"])
@@ -269,6 +284,38 @@ class Soak:
                     state.client_errors.append(f"{line['scenario']}: {line['error']}")
             elif event in ("done", "exited"):
                 return
+
+    def _checkpoint(self, label: str) -> None:
+        if self.memory is not None:
+            self._checkpoints.append(asyncio.ensure_future(self._take(label)))
+
+    async def _take(self, label: str) -> None:
+        assert self.memory is not None
+        async with aiohttp.ClientSession() as http:
+            await self.memory.checkpoint(http, label)
+
+    async def memory_figures(self, http: aiohttp.ClientSession) -> dict[str, Any]:
+        """The run's memory checkpoints, their diffs, and malloc_trim at the end."""
+        assert self.memory is not None
+        await asyncio.gather(*self._checkpoints)
+        memory = self.memory
+        labels = ["baseline", *(x for x in memory.reports if x.startswith("s")), "end"]
+        taken = [x for x in labels if x in memory.snapshots]
+        pairs = list(itertools.pairwise(taken))
+        if len(taken) > 2:
+            pairs.append((taken[0], taken[-1]))
+        diffs = {f"{a}->{b}": await memory.diff(http, a, b) for a, b in pairs}
+        if len(taken) >= 2:  # where the biggest growths came from (with more than one frame)
+            first, last = taken[0], taken[-1]
+            diffs[f"{first}->{last} by traceback"] = await memory.diff(
+                http, first, last, limit=8, by="traceback"
+            )
+        return {
+            "reports": memory.reports,
+            "diffs": diffs,
+            "trim_at_end": await memory.trim(http),
+            "errors": memory.errors,
+        }
 
     async def phase(
         self,
@@ -338,8 +385,12 @@ async def _soak(
     reap_timeout_s: float,
     seed: int,
     scenarios: list[str],
+    memory_report: bool = False,
+    snapshots_at: tuple[int, ...] = (),
 ) -> dict[str, Any]:
-    soak = Soak(server, workdir, speech, seed, scenarios)
+    memory = MemoryProbe(server.url) if memory_report else None
+    soak = Soak(server, workdir, speech, seed, scenarios, memory, snapshots_at)
+    memory_figures: dict[str, Any] | None = None
     async with aiohttp.ClientSession() as http:
         # Warm-up with sessions that all end cleanly, so every model and pool is in use once.
         await soak.phase(http, warmup_s, workers, slots, clean=True, kill_every_s=None)
@@ -347,7 +398,10 @@ async def _soak(
         if not settled:
             raise RuntimeError(f"{left} sessions still live after the clean warm-up")
         await asyncio.sleep(1.0)
+        if memory is not None:
+            await memory.checkpoint(http, "baseline")
         baseline = await soak.sample(http)
+        sessions_at_baseline = soak.state.sessions
         started = time.monotonic()
         await soak.phase(http, duration_s, workers, slots, clean=False, kill_every_s=kill_every_s)
         ran_s = time.monotonic() - started
@@ -356,7 +410,12 @@ async def _soak(
         )
         await asyncio.sleep(1.0)
         end = await soak.sample(http)
+        if memory is not None:
+            await memory.checkpoint(http, "end")
+            memory_figures = await soak.memory_figures(http)
     state = soak.state
+    measured = state.sessions - sessions_at_baseline
+    growth = end["rss_mb"] - baseline["rss_mb"]
     server_errors = server.errors()
     alive = server.process.is_running()
     errors = [
@@ -372,7 +431,10 @@ async def _soak(
     return {
         "sessions": state.sessions,
         "errors": len(errors),
-        "mem_growth_mb": round(end["rss_mb"] - baseline["rss_mb"], 1),
+        "mem_growth_mb": round(growth, 1),
+        # Sessions started between the two quiet points (the warm-up's are not in it).
+        "mem_growth_mb_per_1000_sessions": round(1000 * growth / max(1, measured), 1),
+        "sessions_measured": measured,
         "fd_growth": int(end["fds"] - baseline["fds"]),
         "thread_growth": int(end["threads"] - baseline["threads"]),
         "sessions_left": left,
@@ -393,6 +455,7 @@ async def _soak(
         "error_details": errors[:50],
         "server_errors": server_errors[:10],  # with their tracebacks
         "samples": [{**s, "t": round(s["t"] - baseline["t"], 1)} for s in state.samples],
+        **({"memory": memory_figures} if memory_figures is not None else {}),
     }
 
 
@@ -418,12 +481,17 @@ def run_soak_bench(
     seed: int = 1,
     scenarios: list[str] | None = None,
     audit: bool = True,
+    memory_report: bool = False,
+    trace_frames: int = 1,
+    snapshots_at: tuple[int, ...] = (100, 1000),
 ) -> dict[str, Any]:
     """Soak one real server with `workers` × `slots_per_worker` concurrent session lifecycles
     for `duration_s` (after a clean warm-up); returns the report (see module doc).
 
     scenarios: a subset of SCENARIOS to run (default all); kill_every_s=None: no kills;
-    audit=False: the server runs without its audit log and recordings (to tell leaks apart)."""
+    audit=False: the server runs without its audit log and recordings (to tell leaks apart);
+    memory_report: reports and tracemalloc snapshots (`trace_frames` frames) at the baseline,
+    at the session counts `snapshots_at` and at the end (see the module doc)."""
     chosen = list(SCENARIOS) if scenarios is None else list(scenarios)
     if unknown := set(chosen) - set(SCENARIOS):
         raise ValueError(f"unknown scenarios {sorted(unknown)}; choose from {list(SCENARIOS)}")
@@ -433,7 +501,10 @@ def run_soak_bench(
         workdir = Path(tmp)
         speech = _speech_files(workdir)
         concurrency = workers * slots_per_worker
-        with load_server(workdir, max_sessions=max(32, 4 * concurrency), audit=audit) as server:
+        env = memory_env(workdir / "memory", trace_frames) if memory_report else None
+        with load_server(
+            workdir, max_sessions=max(32, 4 * concurrency), audit=audit, env=env
+        ) as server:
             report = asyncio.run(
                 _soak(
                     server,
@@ -447,6 +518,8 @@ def run_soak_bench(
                     reap_timeout_s=reap_timeout_s,
                     seed=seed,
                     scenarios=chosen,
+                    memory_report=memory_report,
+                    snapshots_at=snapshots_at if memory_report else (),
                 )
             )
     report["config"] = {
@@ -460,6 +533,8 @@ def run_soak_bench(
         "weights": {name: SCENARIOS[name] for name in chosen},
         "speech": bool(speech),
         "audit": audit,
+        "memory_report": memory_report,
+        "trace_frames": trace_frames if memory_report else 0,
     }
     report["run_s"] = round(time.monotonic() - started, 1)
     return report
@@ -472,7 +547,8 @@ def print_soak_report(report: dict[str, Any], as_json: bool) -> None:
     console = Console()
     table = Table("figure", "value")
     for key in (
-        "sessions", "errors", "mem_growth_mb", "fd_growth", "thread_growth", "sessions_left",
+        "sessions", "errors", "mem_growth_mb", "mem_growth_mb_per_1000_sessions", "fd_growth",
+        "thread_growth", "sessions_left",
         "drain_s", "duration_s", "kills", "killed_sessions", "rss_max_mb", "fds_max",
         "rss_slope_mb_per_min", "rss_slope_late_mb_per_min",
     ):  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -61,6 +62,13 @@ class RoomClient(CallClient):
         self.heard: dict[str, ReceivedAudio] = {}  # other people's voices, by identity
         self.present: dict[int, dict[str, Any]] = {}  # publishers (feed id → their display)
         self.agent_feed = asyncio.Event()
+        # When each agent feed came up here (monotonic): a fleet's agent that moves to another
+        # worker leaves and joins again as a new feed.
+        self.agent_joins: list[float] = []
+        # RTP of the agent's voice per subscription: pc id → (packets received, lost), as
+        # last sampled (`sample_agent_rtp`; a subscription that ended keeps its last figures).
+        self.agent_rtp: dict[int, tuple[int, int]] = {}
+        self._agent_pcs: list[RTCPeerConnection] = []
         self._connection: JanusConnection | None = None
         self._session: JanusSession | None = None
         self._publisher: VideoRoomPublisher | None = None
@@ -186,7 +194,20 @@ class RoomClient(CallClient):
         await pc.setLocalDescription(await pc.createAnswer())
         await subscriber.start(pc.localDescription.sdp)
         if is_agent:
+            self.agent_joins.append(time.monotonic())
+            self._agent_pcs.append(pc)
             self.agent_feed.set()
+
+    async def sample_agent_rtp(self) -> None:
+        """Update `agent_rtp` from each agent subscription's inbound audio statistics."""
+        for pc in self._agent_pcs:
+            if pc.connectionState == "closed":
+                continue
+            with contextlib.suppress(Exception):  # a transport closing under us
+                report = await pc.getStats()
+                for stats in report.values():
+                    if getattr(stats, "type", "") == "inbound-rtp" and stats.kind == "audio":
+                        self.agent_rtp[id(pc)] = (stats.packetsReceived, stats.packetsLost)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

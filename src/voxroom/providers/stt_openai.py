@@ -1,9 +1,12 @@
-"""OpenAI-compatible speech-to-text: POST /v1/audio/transcriptions (multipart WAV).
+"""OpenAI-compatible speech-to-text: POST /v1/audio/transcriptions (multipart WAV), and
+/v1/audio/translations (any language → English).
 
 Tested against a real faster-whisper-server (tests/integration/test_openai_speech.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 from collections.abc import Sequence
 
@@ -36,10 +39,41 @@ class OpenAICompatibleSTT(STT):
         self._model = model
         self._language = language
 
-    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+    async def transcribe(
+        self,
+        samples: np.ndarray,
+        hints: Sequence[str] = (),
+        language: str | None = None,
+        *,
+        english: bool = False,
+    ) -> Transcript:
+        language = language or self._language
+        heard = self._post("audio/transcriptions", samples, hints, language)
+        if not english or language == "en":
+            transcript = await heard
+            return (
+                dataclasses.replace(transcript, english=transcript.text) if english else transcript
+            )
+        # Both requests at once: the endpoint does the work in parallel, if it can.
+        transcript, translation = await asyncio.gather(heard, self.translate(samples, language))
+        return dataclasses.replace(transcript, english=translation.text)
+
+    async def translate(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+        # OpenAI's translations take no `language`: the model detects it.
+        return await self._post("audio/translations", samples, (), None, heard=language)
+
+    async def _post(
+        self,
+        path: str,
+        samples: np.ndarray,
+        hints: Sequence[str],
+        language: str | None,
+        heard: str | None = None,
+    ) -> Transcript:
         seconds = samples.size / self.sample_rate
+        heard = heard or language
         if seconds < MIN_AUDIO_S:
-            return Transcript("", self._language, seconds)
+            return Transcript("", heard, seconds)
         form = aiohttp.FormData()
         form.add_field(
             "file",
@@ -49,11 +83,11 @@ class OpenAICompatibleSTT(STT):
         )
         form.add_field("model", self._model)
         form.add_field("response_format", "json")
-        if self._language:
-            form.add_field("language", self._language)
+        if language:
+            form.add_field("language", language)
         if hints:  # OpenAI's `prompt`: spellings the model should expect
             form.add_field("prompt", ", ".join(hints))
-        url = self._endpoint.url("audio/transcriptions")
+        url = self._endpoint.url(path)
         # Transport failures become ProviderErrors naming the endpoint: a bare TimeoutError()
         # in the session's error event did not say which backend hung.
         try:
@@ -71,4 +105,4 @@ class OpenAICompatibleSTT(STT):
             raise ProviderError(f"{url} answered with no JSON: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             raise ProviderError(f"transcription response has no text: {str(body)[:200]}")
-        return Transcript(body["text"].strip(), self._language, seconds)
+        return Transcript(body["text"].strip(), heard, seconds)

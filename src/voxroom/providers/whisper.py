@@ -8,12 +8,16 @@ and compression checks) runs on that encoder output. Measured on 58 espeak-ng an
 utterances of 0.5–7 s: word error rate 6.4 % against 7.1 % for the 30 s window, 269 against
 1062 ms median. Shorter minimum windows make the decoder loop ("Yes Yes Yes…") because it
 never sees the padding it was trained to stop at.
+
+One loaded model serves both of Whisper's tasks: `transcribe` (in the configured language,
+or the one a call names) and `translate` (any language → English).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -23,12 +27,18 @@ from faster_whisper.transcribe import Segment, TranscriptionOptions, get_suppres
 from voxroom.media.audio import int16_to_float
 from voxroom.providers.base import STT, ModelRunner, Transcript
 
+Task = Literal["transcribe", "translate"]
+
 NO_SPEECH_PROB = 0.6  # Whisper's own thresholds for "this segment is silence"
 LOW_LOGPROB = -1.0
 MIN_WINDOW_S = 10.0
 WINDOW_MARGIN_S = 1.0
 FULL_WINDOW_S = 30.0
 MIN_LANGUAGE_PROB = 0.5
+# Translation gives up after two temperatures: the full fallback (six) spent up to 9 s of the
+# process's one recognizer on espeak-ng French that came out garbled all the same.
+TRANSLATE_TEMPERATURES = [0.0, 0.4]
+MAX_TRANSLATION_TOKENS = 220  # Whisper's decoder holds 448 tokens, half of them the prompt
 
 
 def window_frames(audio_seconds: float, frames_per_second: int) -> int | None:
@@ -47,13 +57,11 @@ class WhisperSTT(STT):
         language: str | None = "en",
         beam_size: int = 1,
         threads: int = 2,
-        task: str = "transcribe",
         fitted_window: bool = True,
     ) -> None:
         self._model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=threads)
         self._language = language
         self._beam_size = beam_size
-        self._task = task
         self._fitted_window = fitted_window
         # The options faster-whisper's `transcribe` builds from these same arguments.
         self._options = TranscriptionOptions(
@@ -73,7 +81,9 @@ class WhisperSTT(STT):
             prefix=None,
             suppress_blank=True,
             # The special tokens; they do not depend on the language.
-            suppress_tokens=get_suppressed_tokens(self._tokenizer(language or "en"), [-1]),
+            suppress_tokens=get_suppressed_tokens(
+                self._tokenizer(language or "en", "transcribe"), [-1]
+            ),
             without_timestamps=True,
             max_initial_timestamp=1.0,
             word_timestamps=False,
@@ -88,7 +98,18 @@ class WhisperSTT(STT):
         # One decode at a time: on a small CPU, parallel decodes only slow each other down.
         self.runner = ModelRunner("stt", workers=1)
 
-    def _transcribe_blocking(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+    def _transcribe_blocking(
+        self,
+        samples: np.ndarray,
+        hints: Sequence[str] = (),
+        language: str | None = None,
+        task: Task = "transcribe",
+        english: bool = False,
+    ) -> Transcript:
+        """`task` on `samples`; with `english`, the translation into English as well, decoded
+        from the same encoding of the audio (no second encoder pass)."""
+        if task == "transcribe":
+            language = language or self._language
         audio = int16_to_float(samples)
         seconds = samples.size / self.sample_rate
         frames = (
@@ -97,35 +118,64 @@ class WhisperSTT(STT):
         # Hotwords: the agent's name came out right 30 of 32 times in espeak-ng voices with it,
         # 19 of 32 without ("No, but", "over"), and no sentence without it gained the name.
         hotwords = " ".join(hints) or None
-        fitted = None if frames is None else self._transcribe_fitted(audio, frames, hotwords)
-        kept, language = fitted or self._transcribe_full(audio, hotwords)
-        text = " ".join(segment.text.strip() for segment in kept).strip()
+        also: Task | None = "translate" if english and task == "transcribe" else None
+        fitted = (
+            None
+            if frames is None
+            else self._transcribe_fitted(audio, frames, hotwords, language, task, also)
+        )
+        kept, language, translated = fitted or self._transcribe_full(
+            audio, hotwords, language, task, also
+        )
+        text = _text(kept)
         return Transcript(
             text=text,
             language=language,
             audio_seconds=seconds,
             avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else None,
+            english=None if also is None else text if language == "en" else _text(translated),
         )
 
     def _transcribe_full(
-        self, audio: np.ndarray, hotwords: str | None
-    ) -> tuple[list[Segment], str]:
+        self,
+        audio: np.ndarray,
+        hotwords: str | None,
+        language: str | None,
+        task: Task,
+        also: Task | None,
+    ) -> tuple[list[Segment], str, list[Segment]]:
         """faster-whisper's own call: the 30 s window, and its long-form loop beyond it."""
+        kept, language = self._full(audio, hotwords, language, task)
+        also_kept = (
+            [] if also is None or language == "en" else self._full(audio, None, language, also)[0]
+        )
+        return kept, language, also_kept
+
+    def _full(
+        self, audio: np.ndarray, hotwords: str | None, language: str | None, task: Task
+    ) -> tuple[list[Segment], str]:
         segments, info = self._model.transcribe(
             audio,
-            language=self._language,
-            task=self._task,
+            language=language,
+            task=task,
             beam_size=self._beam_size,
             without_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
             hotwords=hotwords,
+            **({"temperature": TRANSLATE_TEMPERATURES} if task == "translate" else {}),
         )
         return self._speech(segments), info.language
 
     def _transcribe_fitted(
-        self, audio: np.ndarray, frames: int, hotwords: str | None
-    ) -> tuple[list[Segment], str] | None:
+        self,
+        audio: np.ndarray,
+        frames: int,
+        hotwords: str | None,
+        language: str | None,
+        task: Task,
+        also: Task | None,
+    ) -> tuple[list[Segment], str, list[Segment]] | None:
         """Decode in a fitted window; None when the language is unclear in it."""
         # Padded with zero features, as faster-whisper pads its 30 s window. (Padding with
         # silent audio instead: word error rate 8.3 % against 6.4 % on the same utterances.)
@@ -133,7 +183,6 @@ class WhisperSTT(STT):
         features = np.zeros((content.shape[0], frames), dtype=np.float32)
         features[:, : content.shape[1]] = content
         encoded = self._model.encode(features)
-        language = self._language
         if language is None:
             # The fitted window is less sure of a language than the full one ("Guten Morgen"
             # came out as Latin): leave an unclear case to the full window.
@@ -141,18 +190,44 @@ class WhisperSTT(STT):
             if probability < MIN_LANGUAGE_PROB:
                 return None
             language = token[2:-2]  # "<|de|>"
-        # A fresh copy: generate_segments rewrites fields of the options it is given.
-        options = dataclasses.replace(self._options, hotwords=hotwords)
-        segments = self._model.generate_segments(
-            features, self._tokenizer(language), options, log_progress=False, encoder_output=encoded
-        )
-        return self._speech(segments), language
+        kept = self._decode(features, encoded, language, task, hotwords)
+        if also is None or language == "en":
+            return kept, language, []
+        # A translation about as long as the transcript: a decoder that loops ("my friend,
+        # my friend, …", seen on espeak-ng Portuguese) stops there instead of after 4 s.
+        tokens = sum(len(segment.tokens) for segment in kept)
+        limit = min(MAX_TRANSLATION_TOKENS, 2 * tokens + 8)
+        return kept, language, self._decode(features, encoded, language, also, None, limit)
 
-    def _tokenizer(self, language: str) -> Tokenizer:
+    def _decode(
+        self,
+        features: np.ndarray,
+        encoded: object,
+        language: str,
+        task: Task,
+        hotwords: str | None,
+        max_new_tokens: int | None = None,
+    ) -> list[Segment]:
+        # A fresh copy: generate_segments rewrites fields of the options it is given.
+        options = dataclasses.replace(
+            self._options, hotwords=hotwords, max_new_tokens=max_new_tokens
+        )
+        if task == "translate":
+            options = dataclasses.replace(options, temperatures=TRANSLATE_TEMPERATURES)
+        segments = self._model.generate_segments(
+            features,
+            self._tokenizer(language, task),
+            options,
+            log_progress=False,
+            encoder_output=encoded,
+        )
+        return self._speech(segments)
+
+    def _tokenizer(self, language: str, task: Task) -> Tokenizer:
         return Tokenizer(
             self._model.hf_tokenizer,
             self._model.model.is_multilingual,
-            task=self._task,
+            task=task,
             language=language,
         )
 
@@ -169,7 +244,27 @@ class WhisperSTT(STT):
     def idle(self) -> bool:
         return self.runner.in_flight == 0
 
-    async def transcribe(self, samples: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+    async def transcribe(
+        self,
+        samples: np.ndarray,
+        hints: Sequence[str] = (),
+        language: str | None = None,
+        *,
+        english: bool = False,
+    ) -> Transcript:
         if samples.size < self.sample_rate // 10:
             return Transcript(text="", audio_seconds=samples.size / self.sample_rate)
-        return await self.runner.run(self._transcribe_blocking, samples, tuple(hints))
+        return await self.runner.run(
+            self._transcribe_blocking, samples, tuple(hints), language, "transcribe", english
+        )
+
+    async def translate(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+        if samples.size < self.sample_rate // 10:
+            return Transcript(text="", audio_seconds=samples.size / self.sample_rate)
+        # The configured language is for transcripts: a translation names the spoken one or
+        # lets Whisper detect it.
+        return await self.runner.run(self._transcribe_blocking, samples, (), language, "translate")
+
+
+def _text(segments: Iterable[Segment]) -> str:
+    return " ".join(segment.text.strip() for segment in segments).strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from voxroom.audit.cost import PriceTable
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
 from voxroom.runner import load_agent_class
+from voxroom.server import memory_report
 from voxroom.server.audit_api import AUDIT_SCOPE, add_audit_routes
 from voxroom.server.audit_service import AuditService
 from voxroom.server.auth import (
@@ -37,11 +39,14 @@ from voxroom.server.sessions import SessionLimitReached, SessionRegistry
 from voxroom.server.tracing import otel_observer
 from voxroom.transport.p2p.peer import OfferError
 from voxroom.transport.webrtc import tuning
+from voxroom.worker.dispatch import DispatchUnavailable, RoomDirectory, SessionDispatcher
+from voxroom.worker.inprocess import InProcessRooms
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-REGISTRY = web.AppKey("registry", SessionRegistry)
+REGISTRY = web.AppKey("registry", SessionRegistry)  # this process's own sessions (dev)
+SESSIONS = web.AppKey("sessions", SessionDispatcher)  # who answers offers: REGISTRY or a fleet
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 CONFIG = web.AppKey("config", VoxroomConfig)
 # What the dev token endpoint may grant: calls, the audit trail, rooms (create and end them),
@@ -83,7 +88,7 @@ async def create_token(request: web.Request) -> web.Response:
             identity = body["identity"][:64]
         if isinstance(body, dict) and "room" in body:  # a join token for a room
             rooms = request.app[ROOMS]
-            if not isinstance(body["room"], str) or rooms.get(body["room"]) is None:
+            if not isinstance(body["room"], str) or await rooms.describe(body["room"]) is None:
                 return _json_error(404, "no such room")
             try:
                 joined = issue_join_token(
@@ -134,11 +139,13 @@ async def create_session(request: web.Request) -> web.Response:
     body = bytes(received)
     try:
         offer = validate_offer(body)
-        session_id, answer = await request.app[REGISTRY].create(offer, claims.identity)
+        session_id, answer = await request.app[SESSIONS].create(offer, claims.identity)
     except (SdpError, OfferError) as exc:
         return _json_error(400, str(exc))
     except SessionLimitReached as exc:
         return _json_error(503, f"session limit reached: {exc}")
+    except DispatchUnavailable as exc:
+        return _json_error(503, str(exc))
     return web.Response(
         status=201,
         text=answer,
@@ -150,7 +157,7 @@ async def create_session(request: web.Request) -> web.Response:
 async def delete_session(request: web.Request) -> web.Response:
     if isinstance(denied := _authorize(request), web.Response):
         return denied
-    if not await request.app[REGISTRY].end(request.match_info["session_id"]):
+    if not await request.app[SESSIONS].end(request.match_info["session_id"]):
         return _json_error(404, "no such session")
     return web.Response(status=204)
 
@@ -185,6 +192,43 @@ async def vendor_js(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
 
+def add_call_routes(
+    app: web.Application,
+    config: VoxroomConfig,
+    authority: TokenAuthority,
+    sessions: SessionDispatcher,
+    rooms: RoomDirectory,
+    hub: RoomMessageHub,
+) -> None:
+    """What people and their apps use, whoever runs the sessions (this process, or a fleet's
+    workers): the web client, tokens, peer-to-peer signaling, rooms and their gateway."""
+    app[AUTHORITY] = authority
+    app[CONFIG] = config
+    app[SESSIONS] = sessions
+    app.router.add_get("/", index)
+    app.router.add_get("/static/vendor/{name}", vendor_js)
+    app.router.add_static("/static/", WEB_DIR, show_index=False, follow_symlinks=False)
+    app.router.add_post("/api/v1/tokens", create_token)
+    app.router.add_get("/api/v1/config", client_config)
+    app.router.add_post("/api/v1/sessions", create_session)
+    app.router.add_delete("/api/v1/sessions/{session_id}", delete_session)
+    add_rooms_routes(app, rooms, authority)
+    add_janus_gateway(app, rooms, authority)
+    add_room_messages_route(app, hub, authority)
+
+
+def base_app(config: VoxroomConfig) -> web.Application:
+    """An application with the request limits every voxroom HTTP server applies."""
+    # Small bodies only: SDP offers and token requests. Bigger requests get 413 from aiohttp.
+    limiter = RateLimiter(config.server.rate_limit_per_minute, config.server.rate_limit_burst)
+    return web.Application(
+        client_max_size=config.server.max_sdp_bytes * 2,
+        middlewares=[
+            rate_limit_middleware(limiter, {"POST"}, ("/api/v1/sessions", "/api/v1/tokens"))
+        ],
+    )
+
+
 def create_app(
     config: VoxroomConfig,
     models: ModelSet,
@@ -192,21 +236,15 @@ def create_app(
     authority: TokenAuthority,
 ) -> web.Application:
     tuning.apply(config.transport.jitter_prefetch, config.transport.ice_addresses)
-    # Small bodies only: SDP offers and token requests. Bigger requests get 413 from aiohttp.
-    limiter = RateLimiter(config.server.rate_limit_per_minute, config.server.rate_limit_burst)
-    app = web.Application(
-        client_max_size=config.server.max_sdp_bytes * 2,
-        middlewares=[
-            rate_limit_middleware(limiter, {"POST"}, ("/api/v1/sessions", "/api/v1/tokens"))
-        ],
-    )
+    app = base_app(config)
     registry = SessionRegistry(config, models, agent_class)
     app[REGISTRY] = registry
     janus = JanusService(config.rooms)
     if (problem := janus.problem()) is not None:
         log.warning("%s; peer-to-peer sessions work without it", problem)
     hub = RoomMessageHub()
-    rooms = RoomRegistry(config, registry, janus, agent_catalog(agent_class), hub)
+    room_registry = RoomRegistry(config, registry, janus, agent_catalog(agent_class), hub)
+    rooms = InProcessRooms(room_registry)
     # Views of every session's events besides the audit writer: metrics, optional OTel spans.
     metrics = VoxroomMetrics(PriceTable.load(config.audit.prices))
     registry.observers.append(metrics.observe)
@@ -224,28 +262,20 @@ def create_app(
 
     app.on_startup.append(open_audit)
     app.on_cleanup.append(close_audit)
-    app[AUTHORITY] = authority
-    app[CONFIG] = config
-    app.router.add_get("/", index)
-    app.router.add_get("/static/vendor/{name}", vendor_js)
-    app.router.add_static("/static/", WEB_DIR, show_index=False, follow_symlinks=False)
-    app.router.add_post("/api/v1/tokens", create_token)
-    app.router.add_get("/api/v1/config", client_config)
+    add_call_routes(app, config, authority, registry, rooms, hub)
     app.router.add_get("/api/v1/health", health)
-    app.router.add_post("/api/v1/sessions", create_session)
-    app.router.add_delete("/api/v1/sessions/{session_id}", delete_session)
     add_audit_routes(app, lambda: registry.audit, authority, config.audit)  # + /audit/ viewer
     add_metrics_route(app, metrics)
-    add_rooms_routes(app, rooms, authority)
-    add_janus_gateway(app, rooms, authority)
-    add_room_messages_route(app, hub, authority)
 
     async def close_sessions(_: web.Application) -> None:
-        await rooms.close_all()
+        await room_registry.close_all()
         await registry.close_all()
         await janus.close()
 
     app.on_shutdown.append(close_sessions)
+    if config.server.dev_mode and memory_report.enabled():  # opt-in, for developers
+        folder = os.environ.get(memory_report.DIR_ENV) or config.models.cache_dir / "memory"
+        memory_report.add_memory_report(app, Path(folder), _is_loopback)
     return app
 
 

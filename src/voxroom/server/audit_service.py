@@ -48,23 +48,38 @@ class AuditService:
         if self._config.retention_days is not None:
             self._retention = asyncio.create_task(self._enforce_retention())
 
-    def attach(self, event_log: SessionEventLog) -> None:
-        """Before the session emits anything: the hash chain starts at seq 1, and the session
-        is in this process's journal before any of it is stored."""
-        self.journal.add(event_log.session_id)
+    def attach(self, event_log: SessionEventLog, journal: bool = True) -> None:
+        """Before the session emits anything: the hash chain starts at seq 1 (or goes on from
+        the stored head, for a continued session), and the session is in this process's
+        journal before any of it is stored (`journal=False`: a fleet's room session, which
+        another worker continues if this process dies, is never closed as crashed)."""
+        if journal:
+            self.journal.add(event_log.session_id)
         self.writer.attach(event_log)
 
-    def record(self, session: AgentSession, outbound: AudioSink, per_participant: bool) -> None:
+    def record(
+        self, session: AgentSession, outbound: AudioSink, per_participant: bool, part: int = 1
+    ) -> None:
         """Record the room and the agent to the session's folder (and each participant's own
-        track with `per_participant`); the files are logged when the session ends."""
+        track with `per_participant`); the files are logged when the session ends. Part 2, 3…
+        of a session continued by other workers are recorded in `part-<n>/`, then moved
+        beside part 1's as `part-<n>-<file>`, on a clock that starts with the part
+        (`recording_saved.start` says where it is on the session clock)."""
+        folder, start = self.session_dir(session.id), 0.0
+        if part > 1:
+            folder, start = folder / part_folder(part), session.log.clock()
         recorder = SessionRecorder(
-            self.session_dir(session.id), clock=session.log.clock, per_participant=per_participant
+            folder, clock=lambda: session.log.clock() - start, per_participant=per_participant
         )
         session.observe_inbound(recorder.inbound)
         outbound.observe(recorder.outbound)
 
         async def save() -> None:
-            session.log.emit(recording_saved(await recorder.close()))
+            saved = recording_saved(await recorder.close())
+            if part > 1:  # beside part 1's files, named by part (the audit API serves them)
+                saved.files = await asyncio.to_thread(_flatten_part, folder, saved.files, part)
+                saved.start = round(start, 3)
+            session.log.emit(saved)
 
         session.add_finalizer(save)
 
@@ -89,6 +104,23 @@ class AuditService:
         lost = self.writer.lost + self.writer.dropped
         await asyncio.to_thread(self.journal.close, lost == 0)
         await self.store.close()
+
+
+def part_folder(part: int) -> str:
+    """The folder (in the session's) a continued session's part 2, 3, … records in."""
+    return f"part-{part}"
+
+
+def _flatten_part(folder: Path, files: dict[str, str], part: int) -> dict[str, str]:
+    """Move a saved part's files up into the session's folder as `part-<n>-<name>`."""
+    moved = {}
+    for key, name in files.items():
+        target = f"{part_folder(part)}-{name}"
+        (folder / name).replace(folder.parent / target)
+        moved[key] = target
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return moved
 
 
 def recording_saved(recording: Recording) -> RecordingSaved:

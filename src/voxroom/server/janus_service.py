@@ -53,7 +53,9 @@ class JanusService:
         )
         self._process: JanusProcess | None = None
         self._folder: Path | None = None
-        self._url: str | None = None if self.embedded else config.janus
+        # `voxroom dev` uses the first of several configured (a fleet's API places rooms on
+        # all of them: `worker.janus_pool`).
+        self._url: str | None = None if self.embedded else config.janus_urls[0]
         self._admin: tuple[JanusConnection, JanusSession, VideoRoomAdmin] | None = None
         self._lock = asyncio.Lock()
 

@@ -21,8 +21,10 @@ from voxroom.audit.events import (
     AgentSpeech,
     ErrorOccurred,
     Event,
+    HandedOff,
     LLMRequested,
     LLMResponded,
+    Redispatched,
     SessionEnded,
     SessionStarted,
     STTUsage,
@@ -140,10 +142,14 @@ class VoxroomMetrics:
             self._agents[event.session_id] = event.agent
             self.sessions_started.labels(event.agent).inc()
             self.sessions_active.labels(event.agent).inc()
-        elif isinstance(event, SessionEnded):
+        elif isinstance(event, Redispatched):  # continued here: active again, not new
+            self._agents[event.session_id] = event.agent
+            self.sessions_active.labels(event.agent).inc()
+        elif isinstance(event, SessionEnded | HandedOff):
             agent = self._agents.pop(event.session_id, None)
             if agent is not None:
-                self.sessions_ended.labels(agent).inc()
+                if isinstance(event, SessionEnded):
+                    self.sessions_ended.labels(agent).inc()
                 self.sessions_active.labels(agent).dec()
         elif isinstance(event, UserTranscript):
             if event.final:

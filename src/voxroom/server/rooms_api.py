@@ -12,12 +12,13 @@ from aiohttp import web
 from voxroom.agent.policy import POLICIES
 from voxroom.server.auth import ROOM_SCOPE, ROOMS_SCOPE, AuthError, Claims, TokenAuthority
 from voxroom.server.janus_service import RoomsUnavailable
-from voxroom.server.rooms import RoomLimitReached, RoomRegistry
+from voxroom.server.rooms import RoomLimitReached
 from voxroom.server.sessions import SessionLimitReached
+from voxroom.worker.dispatch import DispatchUnavailable, RoomDirectory
 
 log = logging.getLogger(__name__)
 
-ROOMS = web.AppKey("rooms", RoomRegistry)
+ROOMS = web.AppKey("rooms", RoomDirectory)
 ROOMS_AUTHORITY = web.AppKey("rooms_authority", TokenAuthority)
 MAX_TOKEN_TTL_S = 24 * 3600
 TEXT_LIMIT = 64  # identities, names, roles, languages
@@ -62,31 +63,34 @@ async def create_room(request: web.Request) -> web.Response:
         name = _text(body, "name", "") or ""
         agent = _text(body, "agent")
         policy = _text(body, "policy")
+        dispatch = _text(body, "dispatch", "now")
     except ValueError as exc:
         return _error(400, str(exc))
     if policy is not None and policy not in POLICIES:
         return _error(400, f"policy must be one of: {', '.join(POLICIES)}")
-    rooms = request.app[ROOMS]
+    if dispatch not in ("now", "on_join"):
+        return _error(400, "dispatch must be 'now' or 'on_join'")
     try:
-        room = await rooms.create(name, agent, policy)
+        room = await request.app[ROOMS].create(name, agent, policy, on_join=dispatch == "on_join")
+    except ValueError as exc:
+        return _error(400, str(exc))
     except KeyError as exc:
         return _error(400, str(exc.args[0]) if exc.args else "unknown agent")
     except (RoomLimitReached, SessionLimitReached) as exc:
         return _error(503, f"room limit reached: {exc}")
-    except RoomsUnavailable as exc:
+    except (RoomsUnavailable, DispatchUnavailable) as exc:
         return _error(503, str(exc))
     return web.json_response(
-        {**room.describe(rooms), "join_url": f"/?room={room.id}"},
+        {**room, "join_url": f"/?room={room['id']}"},
         status=201,
-        headers={"Location": f"/api/v1/rooms/{room.id}"},
+        headers={"Location": f"/api/v1/rooms/{room['id']}"},
     )
 
 
 async def list_rooms(request: web.Request) -> web.Response:
     if isinstance(denied := _claims(request), web.Response):
         return denied
-    rooms = request.app[ROOMS]
-    return web.json_response({"rooms": [room.describe(rooms) for room in rooms.list()]})
+    return web.json_response({"rooms": await request.app[ROOMS].list()})
 
 
 async def show_room(request: web.Request) -> web.Response:
@@ -96,11 +100,10 @@ async def show_room(request: web.Request) -> web.Response:
         claims = _claims(request, ROOM_SCOPE)
         if isinstance(claims, web.Response) or claims.room != room_id:
             return _error(401, "a token with the 'rooms' scope, or a join token for this room")
-    rooms = request.app[ROOMS]
-    room = rooms.get(room_id)
+    room = await request.app[ROOMS].describe(room_id)
     if room is None:
         return _error(404, "no such room")
-    return web.json_response(room.describe(rooms))
+    return web.json_response(room)
 
 
 async def end_room(request: web.Request) -> web.Response:
@@ -115,7 +118,7 @@ async def join_token(request: web.Request) -> web.Response:
     if isinstance(denied := _claims(request), web.Response):
         return denied
     room_id = request.match_info["room_id"]
-    if request.app[ROOMS].get(room_id) is None:
+    if await request.app[ROOMS].describe(room_id) is None:
         return _error(404, "no such room")
     if isinstance(body := await _body(request), web.Response):
         return body
@@ -149,7 +152,9 @@ def issue_join_token(
     return {"token": token, "expires_at": expires_at, "room": room_id, "identity": identity}
 
 
-def add_rooms_routes(app: web.Application, rooms: RoomRegistry, authority: TokenAuthority) -> None:
+def add_rooms_routes(
+    app: web.Application, rooms: RoomDirectory, authority: TokenAuthority
+) -> None:
     app[ROOMS] = rooms
     app[ROOMS_AUTHORITY] = authority
     app.router.add_post("/api/v1/rooms", create_room)

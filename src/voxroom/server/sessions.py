@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from voxroom.agent.agent import Agent
 from voxroom.agent.policy import PolicyName
-from voxroom.agent.session import AgentSession
+from voxroom.agent.session import AgentSession, Continuation
 from voxroom.audit.log import SessionEventLog, Subscriber
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
@@ -53,6 +53,9 @@ class SessionRegistry:
         self.observers: list[Subscriber] = []  # subscribed to every session's log (metrics…)
         self._live: dict[str, LiveSession] = {}
         self._starting = 0
+        # Journal room sessions for crash recovery (`audit.recovery`)? A fleet worker does
+        # not: its rooms are continued by another worker if it dies, never closed as crashed.
+        self.journal_rooms = True
 
     def __len__(self) -> int:
         return len(self._live)
@@ -62,14 +65,20 @@ class SessionRegistry:
             raise SessionLimitReached(f"at most {self._config.server.max_sessions} sessions")
         self._starting += 1  # held across the caller's awaits (concurrent requests)
 
-    async def create(self, offer_sdp: str, identity: str | None = None) -> tuple[str, str]:
+    async def create(
+        self,
+        offer_sdp: str,
+        identity: str | None = None,
+        agent_factory: Callable[[], Agent] | None = None,
+    ) -> tuple[str, str]:
         """Answer an offer and start its session; returns (session id, answer SDP).
-        `identity`: who the offer came from (the token's subject)."""
+        `identity`: who the offer came from (the token's subject); `agent_factory`: another
+        agent than the registry's own (a fleet worker serving several)."""
         self._reserve()
         transport = P2PTransport(self._config.transport, ParticipantInfo(identity or "user"))
         try:
             answer = await transport.accept(offer_sdp)
-            session_id = self._start(transport, self._agent_factory())
+            session_id = self._start(transport, (agent_factory or self._agent_factory)())
         except BaseException:
             await transport.close()
             raise
@@ -84,11 +93,23 @@ class SessionRegistry:
         *,
         policy: PolicyName | None = None,
         wake_phrases: Sequence[str] = (),
+        session_id: str | None = None,
+        continued: tuple[SessionEventLog, Continuation] | None = None,
     ) -> str:
-        """Start a session over a transport that is already connected (a room's agent)."""
+        """Start a session over a transport that is already connected (a room's agent).
+        `session_id`: the id the fleet chose for the room's session (None: a new one);
+        `continued`: the log and the conversation of a session another worker began."""
         self._reserve()
         try:
-            return self._start(transport, agent, policy=policy, wake_phrases=wake_phrases)
+            return self._start(
+                transport,
+                agent,
+                policy=policy,
+                wake_phrases=wake_phrases,
+                session_id=session_id,
+                continued=continued,
+                journal=self.journal_rooms,
+            )
         finally:
             self._starting -= 1
 
@@ -99,9 +120,12 @@ class SessionRegistry:
         *,
         policy: PolicyName | None = None,
         wake_phrases: Sequence[str] = (),
+        session_id: str | None = None,
+        continued: tuple[SessionEventLog, Continuation] | None = None,
+        journal: bool = True,
     ) -> str:
-        session_id = secrets.token_urlsafe(12)
-        event_log = SessionEventLog(session_id)
+        session_id = session_id or secrets.token_urlsafe(12)
+        event_log = continued[0] if continued else SessionEventLog(session_id)
         for observe in self.observers:
             event_log.subscribe(observe)
         session = AgentSession(
@@ -113,10 +137,14 @@ class SessionRegistry:
             event_log,
             policy=policy,
             wake_phrases=wake_phrases,
+            continued=continued[1] if continued else None,
         )
         if self.audit is not None:
-            self.audit.attach(event_log)
-            self.audit.record(session, transport.audio_out, per_participant=transport.multiparty)
+            self.audit.attach(event_log, journal=journal)
+            part = continued[1].part if continued else 1
+            self.audit.record(
+                session, transport.audio_out, per_participant=transport.multiparty, part=part
+            )
         task = asyncio.create_task(self._run(session_id, session, transport))
         self._live[session_id] = LiveSession(session, transport, task)
         log.info("session %s started (%d live)", session_id, len(self._live))
@@ -151,6 +179,20 @@ class SessionRegistry:
         if not done:  # stuck (a hook that never returns): cut it off
             live.task.cancel()
             await asyncio.gather(live.task, return_exceptions=True)
+        return True
+
+    async def wait_ended(self, timeout: float) -> bool:
+        """Wait until no session is live, at most `timeout` s; True if none is."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._live or self._starting:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return False
+            tasks = [live.task for live in self._live.values()]
+            if tasks:
+                await asyncio.wait(tasks, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            else:  # one is starting: it is live in a moment
+                await asyncio.sleep(min(0.05, remaining))
         return True
 
     async def close_all(self) -> None:
