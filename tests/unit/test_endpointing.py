@@ -15,6 +15,21 @@ from voxroom.agent.endpointing import BackchannelFilter, SemanticEndpointing
         ("Let me think...", False),
         ("The capital of", False),
         ("Stop.", True),
+        # a verb still missing its object: a person would wait (issue 17)
+        ("I would like.", False),
+        ("I'd like.", False),
+        ("Can you tell me.", False),
+        ("I need.", False),
+        ("I want to know.", False),
+        ("Could you please give me.", False),
+        ("I would like a cup of tea.", True),
+        ("Can you tell me the time?", True),
+        ("Tell me a joke.", True),
+        ("I know.", True),  # a bare "I know" needs nothing more
+        ("I see.", True),
+        ("I would like to see.", False),
+        ("Thank you.", True),
+        ("Can you help me?", True),
         ("", False),
     ],
 )

@@ -21,12 +21,40 @@ BACKCHANNELS = frozenset(
     "m mm mmm mhm mmhmm mm-hmm mm-hm hm hmm uh um uh-huh uhhuh uh-uh aha yeah yep yes ok okay "
     "right sure i see got it oh ah wow nice cool great remember amen".split()
 )
+# Verbs that need what comes after them: "I would like …", "can you tell me …", "I need …".
+# Only after a subject, a modal or "to" (the verb is then the head of the clause and its
+# object is missing); a question or an imperative that ends on one ("Do you like?" aside) is
+# rare in speech to an assistant. Whisper ends such a fragment with a full stop.
+COMPLEMENT_VERBS = frozenset(
+    "like want need get tell show give find make buy book order bring send take put explain "
+    "describe recommend suggest remind reserve".split()
+)
+# Verbs that also end a sentence after a subject ("I know.", "I see."): unfinished only
+# after "to" ("I want to know …").
+_INFINITIVE_VERBS = frozenset("know see hear ask learn check visit play call choose".split())
+_VERB_SUBJECTS = frozenset(
+    "i i'd i'll we we'd you they he she to would could can will should must please "
+    "also just really".split()
+)
+# Verbs whose first object is a person: "tell me …", "give us …", "show him …".
+_GIVING_VERBS = frozenset("tell show give bring send get find book order buy remind ask".split())
+_PERSONS = frozenset("me us him her them".split())
 _WORD = re.compile(r"[a-z'-]+")
+
+
+def needs_complement(words: list[str]) -> bool:
+    """The last words leave a verb without its object ("I would like", "tell me")."""
+    if len(words) >= 2 and words[-1] in COMPLEMENT_VERBS and words[-2] in _VERB_SUBJECTS:
+        return True
+    if len(words) >= 2 and words[-1] in _INFINITIVE_VERBS and words[-2] == "to":
+        return True
+    return len(words) >= 2 and words[-1] in _PERSONS and words[-2] in _GIVING_VERBS
 
 
 @dataclass(frozen=True, slots=True)
 class SemanticEndpointing:
-    """Complete = ends like a sentence (. ? !) and not on a word that needs a continuation."""
+    """Complete = ends like a sentence (. ? !), not on a word that needs a continuation and
+    not on a verb still missing its object."""
 
     enabled: bool = True
     trailing_words: frozenset[str] = field(default=TRAILING_WORDS)
@@ -38,7 +66,7 @@ class SemanticEndpointing:
         if not stripped or stripped.endswith(("...", "…", ",", "-", "—", ";", ":")):
             return False
         words = _WORD.findall(stripped.lower())
-        if not words or words[-1] in self.trailing_words:
+        if not words or words[-1] in self.trailing_words or needs_complement(words):
             return False
         return stripped[-1] in ".?!"
 

@@ -2,8 +2,9 @@
 
 Scenarios (user speech from espeak-ng and Piper, made at run time):
 - complete questions → end-of-turn delay;
-- questions with a mid-sentence pause of 0.4–1.2 s → false cut-off (the agent spoke inside the
-  pause, or the question was split into two turns);
+- questions with a mid-sentence pause of 0.4–1.2 s, and requests with a mid-thought pause of
+  0.6–1.2 s after a verb that needs its object ("I would like … a cup of tea") → false cut-off
+  (the agent spoke inside the pause, or the request was split into two turns);
 - barge-ins at known offsets into the agent's speech → stop latency (user speech onset in the
   sent audio → last agent audio frame received, both on the client's clock);
 - backchannels ("mm hmm") and noise bursts during agent speech → false interruption (the reply
@@ -45,8 +46,16 @@ PAUSED = [
     ("I would like to know the name of", "the tallest mountain."),
     ("Please tell me a fun fact about", "the moon."),
     ("How many days are there in", "a leap year?"),
+    # Mid-thought pauses after a verb that needs its object (issue 17): Whisper writes the
+    # first part as a finished sentence ("I would like.").
+    ("I would like", "a cup of green tea, please."),
+    ("Can you tell me", "how far away the moon is?"),
+    ("I need", "a taxi to the train station."),
+    ("I want to know", "the name of the largest desert."),
+    ("Could you give me", "a simple recipe for pancakes?"),
+    ("I am looking for", "a good book about history."),
 ]
-PAUSES_S = [0.4, 0.6, 0.8, 1.0, 1.2]
+PAUSES_S = [0.4, 0.6, 0.8, 1.0, 1.2, 0.9, 0.6, 1.2, 0.8, 1.0, 0.7]
 BACKCHANNELS = ["mm hmm", "yeah", "uh huh"]
 BARGE_IN_OFFSETS_S = [0.4, 0.8, 1.2]
 STORY = "Tell me a long story about a dragon, a knight and a princess."
