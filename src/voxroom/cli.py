@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -355,6 +356,13 @@ def models_prepare() -> None:
 def bench_settings() -> None:
     # Bad VOXROOM_* settings: one line now, not a benchmark server that fails to start later.
     VoxroomConfig.from_env()
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the servers and peers a bench
+    # started are stopped by its `finally` blocks instead of outliving it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @bench_app.command("latency")

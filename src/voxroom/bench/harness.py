@@ -32,16 +32,24 @@ def start_server(
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(process, url, log_path)
+    except BaseException:  # also a SIGTERM or Ctrl-C while the server loads its models
+        stop_server(process)
+        raise
+    return process, url
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"voxroom dev exited:\n{log_path.read_text()}")
         try:
             with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1):
-                return process, url
+                return
         except OSError:
             time.sleep(0.3)
-    process.kill()
     raise RuntimeError(f"voxroom dev did not come up:\n{log_path.read_text()}")
 
 

@@ -1,0 +1,58 @@
+"""A benchmark stopped with SIGTERM (a CI timeout, `kill`, an orchestrator) stops the
+`voxroom dev` server it started, instead of leaving it running on the shared machine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(child) for child in f.read().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_sigterm_stops_the_server_a_bench_started() -> None:
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "voxroom", "bench", "latency", "--turns", "50"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    servers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not servers and time.monotonic() < deadline and bench.poll() is None:
+            time.sleep(0.2)
+            servers = _children(bench.pid)
+        assert servers, "the bench started no server"
+        time.sleep(1.0)  # the server is loading or serving: either way it must go
+        bench.send_signal(signal.SIGTERM)
+        bench.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in servers), "the server outlived its bench"
+        assert b"Traceback" not in (bench.stderr.read() if bench.stderr else b"")
+    finally:
+        bench.kill()
+        for pid in servers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
