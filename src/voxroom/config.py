@@ -110,8 +110,11 @@ class TurnConfig(BaseModel):
     onset_ms: int = Field(default=32, ge=0)
     # Speech shorter than this is not a turn (clicks, coughs).
     min_speech_ms: int = Field(default=160, ge=0)
-    # Silence that ends a user turn provisionally; the reply is generated meanwhile.
-    end_of_turn_silence_ms: int = Field(default=350, ge=0)
+    # Silence that ends a user turn provisionally; the reply is generated meanwhile. Short:
+    # a finished sentence need not wait longer (its transcript is ready ~330 ms after the
+    # speech, from the speculative run), and one that sounds unfinished waits for
+    # `incomplete_turn_silence_ms` before its reply plays (issue 17).
+    end_of_turn_silence_ms: int = Field(default=200, ge=0)
     # When the transcript so far sounds unfinished ("… and"), playout waits for this much
     # silence instead; speech resuming before playout merges into the same turn.
     incomplete_turn_silence_ms: int = Field(default=1500, ge=0)
