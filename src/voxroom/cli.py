@@ -436,6 +436,45 @@ def bench_sessions(
     print_sessions_report(report, json_out)
 
 
+@bench_app.command("capacity")
+def bench_capacity(
+    quick: Annotated[bool, typer.Option(help="Levels 1 and 2, two turns each.")] = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            help="First the same ramp with model sharing off (one LLM generation at a time, "
+            "one transcription per call), in the same run."
+        ),
+    ] = False,
+    max_sessions: Annotated[int, typer.Option(min=1, help="Largest level of the ramp.")] = 24,
+    turns: Annotated[int, typer.Option(min=1, help="Questions per session per level.")] = 3,
+    max_p90_ms: Annotated[
+        float, typer.Option(min=1, help="A level holds while p90 voice-to-voice is within this.")
+    ] = 1500.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Talking sessions: ramp sessions that each ask a spoken question every few seconds until
+    p90 voice-to-voice passes 1.5 s.
+
+    Runs in a private network namespace (re-executing itself under `unshare`)."""
+    import dataclasses
+    import sys
+
+    from voxroom.bench.capacity import CapacitySettings, print_capacity_report, run_capacity_bench
+    from voxroom.bench.netns import ensure_private_namespace
+
+    ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
+    _logging(False)
+    base = CapacitySettings.quick() if quick else CapacitySettings(turns_per_level=turns)
+    settings = dataclasses.replace(
+        base,
+        levels=tuple(n for n in base.levels if n <= max_sessions),
+        compare=compare,
+        max_p90_ms=max_p90_ms,
+    )
+    print_capacity_report(run_capacity_bench(settings), json_out)
+
+
 @bench_app.command("rooms")
 def bench_rooms(
     quick: Annotated[

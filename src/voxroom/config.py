@@ -83,6 +83,11 @@ class ModelsConfig(BaseModel):
     llm_max_tokens: int = Field(default=64, ge=1)
     llm_temperature: float = Field(default=0.6, ge=0, le=2)
     llm_threads: int = Field(default=2, ge=1)
+    # Replies a local llama.cpp model generates at once: parallel sequences in one context,
+    # advanced together by each decode step, each keeping its session's KV cache between
+    # turns (providers/llm_parallel.py). 1: one generation at a time on one context, the
+    # others queued behind it (before issue 17).
+    llm_parallel: int = Field(default=8, ge=1)
     # "piper" (packaged joe voice), a Piper .onnx path, "espeak" (espeak-ng), or a URL.
     tts: str = "piper,espeak"
     # Opt-in response cache: "exact" (same full model input) or "semantic" (same context and a
@@ -93,6 +98,11 @@ class ModelsConfig(BaseModel):
     tts_model_name: str = "tts-1"
     tts_voice: str = "alloy"
     stt_threads: int = Field(default=2, ge=1)
+    # Transcriptions a local Whisper runs as one batch when several sessions wait for it
+    # (one encoder call, one batched greedy decode); 1: one at a time. Off by default: on
+    # this project's 2-core CPU, CTranslate2 took longer for a batch of 4 than for the 4
+    # one after another (docs/benchmarks.md, capacity); it may pay where GEMMs batch well.
+    stt_batch: int = Field(default=1, ge=1)
 
     @field_validator("stt", "llm", "tts")
     @classmethod

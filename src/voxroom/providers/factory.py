@@ -57,6 +57,12 @@ def build_llm(entry: str, config: ModelsConfig, cache: ModelCache) -> LLM:
         from voxroom.providers.llm_openai import OpenAICompatibleLLM
 
         return OpenAICompatibleLLM(entry, model=config.llm_model_name, api_key=config.api_key)
+    if config.llm_parallel > 1:  # many sessions' replies at once (issue 17)
+        from voxroom.providers.llm_parallel import ParallelLlamaCppLLM
+
+        return ParallelLlamaCppLLM(
+            cache.resolve_llm(entry), threads=config.llm_threads, slots=config.llm_parallel
+        )
     from voxroom.providers.llm_llamacpp import LlamaCppLLM
 
     return LlamaCppLLM(cache.resolve_llm(entry), threads=config.llm_threads)
@@ -77,6 +83,7 @@ def build_stt(entry: str, config: ModelsConfig, cache: ModelCache) -> STT:
         beam_size=config.stt_beam_size,
         threads=config.stt_threads,
         fitted_window=config.stt_fitted_window,
+        batch=config.stt_batch,
     )
 
 

@@ -23,6 +23,7 @@ from llama_cpp import Llama
 
 from voxroom.providers.base import LLM, LLMRequest, ModelRunner
 from voxroom.providers.prompt import COMPLETION_STOPS, CallExtractor, completion_prompt
+from voxroom.providers.sharing import LLM_PARALLEL
 
 
 class LlamaCppLLM(LLM):
@@ -56,6 +57,7 @@ class LlamaCppLLM(LLM):
                     return
                 choice: dict[str, Any] = part["choices"][0]  # type: ignore[index,assignment]
                 request.usage.completion_tokens += 1  # llama.cpp streams one token per chunk
+                LLM_PARALLEL.observe(1)  # one generation per decode step here (llm_parallel.py)
                 if choice.get("finish_reason") in ("stop", "length"):
                     request.usage.finish_reason = choice["finish_reason"]
                 if text := calls.push(str(choice["text"])):

@@ -11,21 +11,36 @@ never sees the padding it was trained to stop at.
 
 One loaded model serves both of Whisper's tasks: `transcribe` (in the configured language,
 or the one a call names) and `translate` (any language → English).
+
+Sessions share the recognizer. With `batch` > 1, transcriptions that queue while it is busy
+run together (`BatchRunner`): the fitted windows of every waiting utterance in one encoder
+call, then one batched greedy decode; an utterance whose greedy decode fails Whisper's checks
+(compression ratio, log-probability) is decoded again alone with the temperature fallback,
+and requests that cannot share a call (translation, another language or hints, long audio)
+run alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import Segment, TranscriptionOptions, get_suppressed_tokens
+from faster_whisper.transcribe import (
+    Segment,
+    TranscriptionOptions,
+    get_compression_ratio,
+    get_suppressed_tokens,
+)
 
 from voxroom.media.audio import int16_to_float
 from voxroom.providers.base import STT, ModelRunner, Transcript
+from voxroom.providers.batching import BatchRunner
+from voxroom.providers.sharing import STT_BATCH_SIZE
 
 Task = Literal["transcribe", "translate"]
 
@@ -47,6 +62,14 @@ def window_frames(audio_seconds: float, frames_per_second: int) -> int | None:
     return None if seconds >= FULL_WINDOW_S else round(seconds * frames_per_second)
 
 
+class _Request(NamedTuple):
+    samples: np.ndarray
+    hints: tuple[str, ...]
+    language: str | None
+    task: Task
+    english: bool
+
+
 class WhisperSTT(STT):
     name = "faster-whisper"
 
@@ -58,6 +81,7 @@ class WhisperSTT(STT):
         beam_size: int = 1,
         threads: int = 2,
         fitted_window: bool = True,
+        batch: int = 1,
     ) -> None:
         self._model = WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=threads)
         self._language = language
@@ -97,6 +121,17 @@ class WhisperSTT(STT):
         )
         # One decode at a time: on a small CPU, parallel decodes only slow each other down.
         self.runner = ModelRunner("stt", workers=1)
+        self._batches = (
+            BatchRunner(
+                "stt-batch",
+                self._transcribe_many,
+                max_batch=batch,
+                key=self._batch_key,
+                sizes=STT_BATCH_SIZE,
+            )
+            if batch > 1
+            else None
+        )
 
     def _transcribe_blocking(
         self,
@@ -223,6 +258,95 @@ class WhisperSTT(STT):
         )
         return self._speech(segments)
 
+    def _batch_key(self, request: _Request) -> object:
+        """Requests with the same key can share a batched call; the others get a key of
+        their own."""
+        language = request.language or self._language
+        frames = window_frames(request.samples.size / self.sample_rate, 1)
+        if (
+            request.task == "transcribe"
+            and self._fitted_window
+            and frames is not None
+            and language is not None
+            and (not request.english or language == "en")
+        ):
+            return (language, request.hints)
+        return request
+
+    def _transcribe_many(self, requests: Sequence[_Request]) -> list[Transcript | Exception]:
+        if len(requests) == 1:
+            return [self._one(requests[0])]
+        try:
+            return list(self._transcribe_batched(requests))
+        except Exception:  # the batch failed as a whole: each on its own, with its own error
+            return [self._one(request) for request in requests]
+
+    def _one(self, request: _Request) -> Transcript | Exception:
+        try:
+            return self._transcribe_blocking(*request)
+        except Exception as exc:
+            return exc
+
+    def _transcribe_batched(self, requests: Sequence[_Request]) -> Iterable[Transcript]:
+        """Requests of one `_batch_key`: one encoder call, one greedy decode for all."""
+        language = requests[0].language or self._language
+        assert language is not None
+        hotwords = " ".join(requests[0].hints) or None
+        fps = self._model.frames_per_second
+        widths = [window_frames(r.samples.size / self.sample_rate, fps) or 0 for r in requests]
+        features = np.zeros((len(requests), self._model.model.n_mels, max(widths)), np.float32)
+        for row, request in zip(features, requests, strict=True):
+            content = self._model.feature_extractor(int16_to_float(request.samples))
+            content = content[:, : row.shape[1]]
+            row[:, : content.shape[1]] = content
+        encoded = self._model.encode(features)
+        tokenizer = self._tokenizer(language, "transcribe")
+        options = dataclasses.replace(self._options, hotwords=hotwords)
+        prompt = self._model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=hotwords)
+        results = self._model.model.generate(
+            encoded,
+            [list(prompt) for _ in requests],
+            beam_size=options.beam_size,
+            patience=options.patience,
+            length_penalty=options.length_penalty,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            max_length=self._model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=options.suppress_blank,
+            suppress_tokens=options.suppress_tokens,
+        )
+        for index, (request, result) in enumerate(zip(requests, results, strict=True)):
+            tokens = list(result.sequences_ids[0])
+            avg_logprob = (
+                result.scores[0] * len(tokens) ** options.length_penalty / (len(tokens) + 1)
+            )
+            text = tokenizer.decode(tokens)
+            ratio = get_compression_ratio(text.strip())
+            silence = result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
+            if not silence and (
+                ratio > options.compression_ratio_threshold or avg_logprob < LOW_LOGPROB
+            ):
+                # The temperature fallback, for this utterance alone, on its own encoding.
+                own = ctranslate2.StorageView.from_array(np.asarray(encoded)[index : index + 1])
+                kept = self._decode(features[index], own, language, "transcribe", hotwords)
+            else:
+                segment = Segment(
+                    id=1, seek=0, start=0.0, end=request.samples.size / self.sample_rate,
+                    text=text, tokens=tokens, avg_logprob=avg_logprob, compression_ratio=ratio,
+                    no_speech_prob=result.no_speech_prob, words=None, temperature=0.0,
+                )  # fmt: skip
+                kept = self._speech([segment])
+            text = _text(kept)
+            yield Transcript(
+                text=text,
+                language=language,
+                audio_seconds=request.samples.size / self.sample_rate,
+                avg_logprob=float(np.mean([s.avg_logprob for s in kept])) if kept else None,
+                english=text if request.english else None,
+            )
+
     def _tokenizer(self, language: str, task: Task) -> Tokenizer:
         return Tokenizer(
             self._model.hf_tokenizer,
@@ -242,7 +366,14 @@ class WhisperSTT(STT):
 
     @property
     def idle(self) -> bool:
-        return self.runner.in_flight == 0
+        batched = self._batches.in_flight if self._batches is not None else 0
+        return self.runner.in_flight == 0 and batched == 0
+
+    async def _run(self, request: _Request) -> Transcript:
+        if self._batches is not None:
+            return await self._batches.run(request)
+        STT_BATCH_SIZE.observe(1)  # one transcription per call
+        return await self.runner.run(self._transcribe_blocking, *request)
 
     async def transcribe(
         self,
@@ -254,16 +385,14 @@ class WhisperSTT(STT):
     ) -> Transcript:
         if samples.size < self.sample_rate // 10:
             return Transcript(text="", audio_seconds=samples.size / self.sample_rate)
-        return await self.runner.run(
-            self._transcribe_blocking, samples, tuple(hints), language, "transcribe", english
-        )
+        return await self._run(_Request(samples, tuple(hints), language, "transcribe", english))
 
     async def translate(self, samples: np.ndarray, language: str | None = None) -> Transcript:
         if samples.size < self.sample_rate // 10:
             return Transcript(text="", audio_seconds=samples.size / self.sample_rate)
         # The configured language is for transcripts: a translation names the spoken one or
         # lets Whisper detect it.
-        return await self.runner.run(self._transcribe_blocking, samples, (), language, "translate")
+        return await self._run(_Request(samples, (), language, "translate", False))
 
 
 def _text(segments: Iterable[Segment]) -> str:

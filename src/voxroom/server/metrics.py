@@ -12,9 +12,13 @@ so they agree with the stored session totals.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from voxroom.audit.cost import PriceTable
 from voxroom.audit.events import (
@@ -33,6 +37,7 @@ from voxroom.audit.events import (
     TurnMetricsRecorded,
     UserTranscript,
 )
+from voxroom.providers import sharing
 
 # Turn stages, as `turn_metrics` fields (…_ms) → the `stage` label.
 TURN_STAGES = (
@@ -130,6 +135,9 @@ class VoxroomMetrics:
             "voxroom_tool_calls", "Tool calls, outcome = ok | error.", ["tool", "outcome"],
             registry=r,
         )  # fmt: skip
+        # How the process's shared models serve sessions at once (STT batch sizes, LLM
+        # generations per decode step): measured by the providers, process-wide.
+        r.register(_SharingCollector())
         self.tool_duration = Histogram(
             "voxroom_tool_duration_seconds", "Tool call duration.", ["tool"],
             buckets=PROVIDER_BUCKETS, registry=r,
@@ -206,6 +214,13 @@ class VoxroomMetrics:
         cost = self.prices.usage_of(event).cost
         if cost > 0:
             self.cost.labels(self.prices.currency, provider, kind).inc(cost)
+
+
+class _SharingCollector(Collector):
+    """`providers.sharing`'s histograms, served with the app's own metrics."""
+
+    def collect(self) -> Iterable[Metric]:
+        return sharing.REGISTRY.collect()
 
 
 METRICS = web.AppKey("metrics", VoxroomMetrics)

@@ -1,0 +1,28 @@
+"""How the process's shared models serve several sessions at once, measured where it happens.
+
+Models load once per process and every session calls them, so these figures are process-wide
+too: how many transcriptions one recognizer call ran as a batch, and how many LLM generations
+one llama.cpp decode step advanced together. The server exposes them on `/metrics`
+(`voxroom_stt_batch_size`, `voxroom_llm_parallel`); `voxroom bench capacity` reads them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+STT_BATCH_SIZE = Histogram(
+    "voxroom_stt_batch_size",
+    "Transcriptions run as one recognizer call (one observation per call).",
+    buckets=_SIZES,
+    registry=REGISTRY,
+)
+LLM_PARALLEL = Histogram(
+    "voxroom_llm_parallel",
+    "LLM generations advanced together by one decode step (one observation per step that "
+    "produced tokens).",
+    buckets=_SIZES,
+    registry=REGISTRY,
+)
