@@ -362,6 +362,12 @@ def bench_settings() -> None:
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
+    from voxroom.bench.harness import terminate_children
+
+    terminate_children()  # its servers, Janus, workers: they stop even if unwinding hangs
+    # asyncio.run cancels the bench's tasks on the way out and waits for them: one that
+    # swallows its cancellation (an aiortc peer closing) would hang the exit forever.
+    signal.alarm(15)  # SIGALRM's default action ends the process
     raise SystemExit(128 + signum)
 
 

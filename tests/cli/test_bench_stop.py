@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -30,7 +31,22 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_sigterm_stops_the_server_a_bench_started() -> None:
+def _healthy(server: int) -> bool:
+    with open(f"/proc/{server}/cmdline", "rb") as f:
+        args = f.read().decode().split("\0")
+    port = args[args.index("--port") + 1]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# Loading: the server is still loading its models. Running: the bench's peer talks to it
+# (a hang here once kept the bench alive for good: asyncio.run waited for a task that
+# swallowed its cancellation).
+@pytest.mark.parametrize("when", ["loading", "running"])
+def test_sigterm_stops_the_bench_and_the_server_it_started(when: str) -> None:
     bench = subprocess.Popen(
         [sys.executable, "-m", "voxroom", "bench", "latency", "--turns", "50"],
         stdout=subprocess.DEVNULL,
@@ -43,7 +59,12 @@ def test_sigterm_stops_the_server_a_bench_started() -> None:
             time.sleep(0.2)
             servers = _children(bench.pid)
         assert servers, "the bench started no server"
-        time.sleep(1.0)  # the server is loading or serving: either way it must go
+        if when == "running":
+            while not _healthy(servers[0]) and time.monotonic() < deadline + 60:
+                time.sleep(0.3)
+            time.sleep(4.0)  # the bench's peer connects and starts speaking
+        else:
+            time.sleep(1.0)
         bench.send_signal(signal.SIGTERM)
         bench.wait(timeout=30)
         deadline = time.monotonic() + 20

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +53,15 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Pa
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"voxroom dev did not come up:\n{log_path.read_text()}")
+
+
+def terminate_children() -> None:
+    """SIGTERM to every process this one started (read from /proc: Linux only)."""
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            for pid in (task / "children").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGTERM)
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
