@@ -154,7 +154,7 @@ def serve(agent_class: type[Agent], config: VoxroomConfig) -> None:
     from voxroom.providers.factory import load_models
     from voxroom.providers.models import ModelCache
     from voxroom.server.app import create_app
-    from voxroom.server.memory import limit_malloc_arenas
+    from voxroom.server.memory import freeze_startup_objects, limit_malloc_arenas
 
     check_startup(config)
     authority = token_authority(config)
@@ -168,6 +168,7 @@ def serve(agent_class: type[Agent], config: VoxroomConfig) -> None:
     )
     models = load_models(config.models)
     app = create_app(config, models, agent_class, authority)
+    freeze_startup_objects()
     host, port = config.server.host, config.server.port
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     if config.server.dev_mode:

@@ -67,6 +67,13 @@ class MemoryProbe:
             top: list[dict[str, Any]] = (await response.json())["top"]
             return top
 
+    async def collect(self, http: aiohttp.ClientSession) -> dict[str, Any]:
+        """A full gc collection in the server: what garbage in cycles held (RSS, in use)."""
+        async with http.post(f"{self.url}/collect") as response:
+            response.raise_for_status()
+            result: dict[str, Any] = await response.json()
+            return result
+
     async def trim(self, http: aiohttp.ClientSession) -> dict[str, Any]:
         """malloc_trim(0) in the server: RSS before and after (the drop was fragmentation)."""
         async with http.post(f"{self.url}/trim") as response:

@@ -20,8 +20,9 @@ clean sessions, and again after the run once the server says it has no live sess
 With `memory_report` the server runs with its memory report and tracemalloc on
 (`server/memory_report.py`): reports and snapshots at the quiet baseline, when the session
 count passes each of `snapshots_at`, and at the quiet end; the report's `memory` holds them,
-the diffs between them (Python lines that kept memory) and what malloc_trim gave back at the
-end (fragmentation). Errors are
+the diffs between them (Python lines that kept memory), and what malloc_trim (free memory
+kept resident), a full gc collection (garbage in cycles) and malloc_trim again gave back at
+the end. Errors are
 client-side failures of what should have worked, ERROR lines in the server log, and failed
 health checks. A server that never reaps some sessions shows as `sessions_left` > 0.
 """
@@ -295,7 +296,9 @@ class Soak:
             await self.memory.checkpoint(http, label)
 
     async def memory_figures(self, http: aiohttp.ClientSession) -> dict[str, Any]:
-        """The run's memory checkpoints, their diffs, and malloc_trim at the end."""
+        """The run's memory checkpoints, their diffs, and at the end: malloc_trim (free memory
+        the server kept resident), a full gc collection (garbage in cycles), malloc_trim again
+        (RSS with both given back)."""
         assert self.memory is not None
         await asyncio.gather(*self._checkpoints)
         memory = self.memory
@@ -314,6 +317,8 @@ class Soak:
             "reports": memory.reports,
             "diffs": diffs,
             "trim_at_end": await memory.trim(http),
+            "collect_at_end": await memory.collect(http),
+            "trim_after_collect": await memory.trim(http),
             "errors": memory.errors,
         }
 

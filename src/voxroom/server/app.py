@@ -275,7 +275,7 @@ def create_app(
     app.on_shutdown.append(close_sessions)
     if config.server.dev_mode and memory_report.enabled():  # opt-in, for developers
         folder = os.environ.get(memory_report.DIR_ENV) or config.models.cache_dir / "memory"
-        memory_report.add_memory_report(app, Path(folder), _is_loopback)
+        memory_report.add_memory_report(app, Path(folder), _is_loopback, registry.heap.stats)
     return app
 
 

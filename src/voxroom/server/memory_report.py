@@ -16,6 +16,8 @@ Off unless `VOXROOM_MEMORY_REPORT=1` (and dev mode); its routes answer loopback 
 - `GET /api/v1/debug/memory`: the report (`?types=N`: the N most common object types);
 - `POST /api/v1/debug/memory/snapshots` `{"label": "s100"}`: take a tracemalloc snapshot;
 - `GET /api/v1/debug/memory/diff?from=s100&to=s1000&limit=25&by=lineno|traceback`;
+- `POST /api/v1/debug/memory/collect`: a full gc collection, RSS and glibc's memory in use
+  before and after (what drops was held by garbage in reference cycles, native buffers too);
 - `POST /api/v1/debug/memory/trim`: malloc_trim(0), RSS before and after (what drops was
   fragmentation).
 
@@ -211,13 +213,19 @@ def dump(store: SnapshotStore) -> Path:
 
 # --- routes and signal -----------------------------------------------------------------------
 STORE = web.AppKey("memory_snapshots", SnapshotStore)
+HEAP_TRIMS = web.AppKey[Callable[[], dict[str, Any]]]("heap_trims")
 
 
 def add_memory_report(
-    app: web.Application, directory: Path, from_loopback: Callable[[web.Request], bool]
+    app: web.Application,
+    directory: Path,
+    from_loopback: Callable[[web.Request], bool],
+    heap_trims: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
-    """The debug routes (loopback clients only) and the SIGUSR2 dump."""
+    """The debug routes (loopback clients only) and the SIGUSR2 dump. `heap_trims`: the
+    server's own malloc_trim figures (`heap_trim.HeapTrimmer.stats`), put in the report."""
     app[STORE] = SnapshotStore(directory)
+    app[HEAP_TRIMS] = heap_trims or dict
 
     @web.middleware
     async def loopback_only(
@@ -232,6 +240,7 @@ def add_memory_report(
     app.router.add_get("/api/v1/debug/memory", _get_report)
     app.router.add_post("/api/v1/debug/memory/snapshots", _post_snapshot)
     app.router.add_get("/api/v1/debug/memory/diff", _get_diff)
+    app.router.add_post("/api/v1/debug/memory/collect", _post_collect)
     app.router.add_post("/api/v1/debug/memory/trim", _post_trim)
 
     async def on_signal(_: web.Application) -> None:
@@ -261,7 +270,9 @@ def _int(request: web.Request, name: str, default: int) -> int:
 
 
 async def _get_report(request: web.Request) -> web.Response:
-    return web.json_response(report(types=_int(request, "types", 0)))
+    out = report(types=_int(request, "types", 0))
+    out["heap_trims"] = request.app[HEAP_TRIMS]()
+    return web.json_response(out)
 
 
 async def _post_snapshot(request: web.Request) -> web.Response:
@@ -289,13 +300,34 @@ async def _get_diff(request: web.Request) -> web.Response:
     return web.json_response({"from": before, "to": after, "by": by, "top": top})
 
 
+async def _post_collect(request: web.Request) -> web.Response:
+    before, heap_before = _status().get("VmRSS", 0), malloc_stats()
+    started = time.monotonic()
+    collected = gc.collect()  # on the loop, as the interpreter's own collections run
+    took_ms = (time.monotonic() - started) * 1000
+    after, heap_after = _status().get("VmRSS", 0), malloc_stats()
+    return web.json_response(
+        {
+            "collected": collected,
+            "took_ms": round(took_ms, 1),
+            "rss_before_mb": round(before / MB, 1),
+            "rss_after_mb": round(after / MB, 1),
+            "in_use_before_mb": heap_before and round(heap_before.in_use_bytes / MB, 1),
+            "in_use_after_mb": heap_after and round(heap_after.in_use_bytes / MB, 1),
+        }
+    )
+
+
 async def _post_trim(request: web.Request) -> web.Response:
     before = _status().get("VmRSS", 0)
-    released = malloc_trim()
+    started = time.monotonic()
+    released = await asyncio.to_thread(malloc_trim)  # as the server's own trims run
+    took_ms = (time.monotonic() - started) * 1000
     after = _status().get("VmRSS", 0)
     return web.json_response(
         {
             "released": released,
+            "took_ms": round(took_ms, 1),
             "rss_before_mb": round(before / MB, 1),
             "rss_after_mb": round(after / MB, 1),
         }

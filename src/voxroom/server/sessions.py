@@ -20,6 +20,7 @@ from voxroom.audit.log import SessionEventLog, Subscriber
 from voxroom.config import VoxroomConfig
 from voxroom.providers.factory import ModelSet
 from voxroom.server.audit_service import AuditService
+from voxroom.server.heap_trim import HeapTrimmer
 from voxroom.transport.base import ParticipantInfo, Transport
 from voxroom.transport.p2p.peer import P2PTransport
 
@@ -51,6 +52,7 @@ class SessionRegistry:
         self._agent_factory = agent_factory
         self.audit = audit
         self.observers: list[Subscriber] = []  # subscribed to every session's log (metrics…)
+        self.heap = HeapTrimmer()  # what ended sessions freed goes back to the system
         self._live: dict[str, LiveSession] = {}
         self._starting = 0
         # Journal room sessions for crash recovery (`audit.recovery`)? A fleet worker does
@@ -159,6 +161,7 @@ class SessionRegistry:
             await transport.close()
             self._live.pop(session_id, None)
             log.info("session %s ended (%d live)", session_id, len(self._live))
+            self.heap.session_ended(live=len(self._live))
 
     def inbound_backlog_frames(self) -> int:
         """The most inbound audio frames any live session has waiting (0: all in real time)."""
@@ -198,3 +201,4 @@ class SessionRegistry:
     async def close_all(self) -> None:
         for session_id in list(self._live):
             await self.end(session_id)
+        await self.heap.close()

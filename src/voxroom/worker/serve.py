@@ -84,7 +84,7 @@ def serve_worker(config: VoxroomConfig, agents: Mapping[str, type[Agent]]) -> No
     from voxroom.providers.factory import load_models
     from voxroom.providers.models import ModelCache
     from voxroom.runner import check_listen
-    from voxroom.server.memory import limit_malloc_arenas
+    from voxroom.server.memory import freeze_startup_objects, limit_malloc_arenas
 
     port = config.fleet.worker_port
     if port:
@@ -95,7 +95,9 @@ def serve_worker(config: VoxroomConfig, agents: Mapping[str, type[Agent]]) -> No
     log.info("loading models (VAD, STT %s, LLM %s, TTS %s)", config.models.stt,
              config.models.llm, config.models.tts)  # fmt: skip
     models = load_models(config.models)
-    asyncio.run(_run(FleetWorker(config, models, agents), config))
+    worker = FleetWorker(config, models, agents)
+    freeze_startup_objects()
+    asyncio.run(_run(worker, config))
 
 
 async def _run(worker: FleetWorker, config: VoxroomConfig) -> None:
