@@ -59,7 +59,11 @@ def dev(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port.")] = 8080,
     agent: Annotated[
-        str, typer.Option(callback=check_agent, help="Agent class as module:Class.")
+        str,
+        typer.Option(
+            callback=check_agent,
+            help="Agent class as module:Class, or a shipped agent's name (browser, faces, …).",
+        ),
     ] = DEFAULT_AGENT,
     llm: Annotated[
         str | None,
@@ -411,6 +415,43 @@ def bench_video(
 
     _logging(False)
     print_report(run_video_bench(seconds, fps), json_out)
+
+
+@bench_app.command("browser")
+def bench_browser(
+    oracle: Annotated[
+        bool, typer.Option(help="A scripted chooser that picks the gold step (tests plumbing).")
+    ] = False,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="LLM to score (default: VOXROOM_MODELS__LLM): a GGUF, gemma3-270m, "
+            "or an OpenAI-compatible base URL."
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="`model` field for an OpenAI-compatible endpoint.")
+    ] = None,
+    vision: Annotated[
+        bool, typer.Option(help="Send each page's screenshot (vision LLMs).")
+    ] = False,
+    tasks: Annotated[
+        str | None, typer.Option(help="Comma-separated task ids (default: all).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Browser agent on the local test sites: Mind2Web element accuracy, step and task success."""
+    import os
+
+    from voxroom.bench.browser import print_report, run_browser_bench
+
+    if llm is not None:
+        os.environ["VOXROOM_MODELS__LLM"] = llm
+    if llm_model is not None:
+        os.environ["VOXROOM_MODELS__LLM_MODEL_NAME"] = llm_model
+    _logging(False)
+    only = [t.strip() for t in tasks.split(",")] if tasks else None
+    print_report(run_browser_bench(oracle, vision=vision, only=only), json_out)
 
 
 @bench_app.command("turns")

@@ -27,12 +27,17 @@ class StartupError(RuntimeError):
 
 
 def load_agent_class(spec: str) -> type[Agent]:
-    """'package.module:Class' (or 'file.py:Class') → the Agent subclass."""
+    """'package.module:Class', 'file.py:Class', or a shipped agent's name ('browser') → the
+    Agent subclass."""
     from voxroom.agent.agent import Agent
+    from voxroom.apps import SHIPPED
 
-    module_name, _, class_name = spec.partition(":")
+    module_name, _, class_name = SHIPPED.get(spec, spec).partition(":")
     if not module_name or not class_name:
-        raise ValueError(f"agent must be 'module:Class' or 'file.py:Class', got {spec!r}")
+        raise ValueError(
+            f"agent must be 'module:Class', 'file.py:Class' or one of {', '.join(SHIPPED)}; "
+            f"got {spec!r}"
+        )
     if module_name.endswith(".py"):
         path = Path(module_name).resolve()
         if not path.is_file():

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Playwright, sync_playwright
 
+from tests.conftest import RunningServer
+from voxroom.bench.harness import start_server, stop_server
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -31,3 +34,16 @@ def pw() -> Iterator[Playwright]:
         pytest.fail(f"{CHROMIUM} is required (Debian package chromium)")
     with sync_playwright() as playwright:
         yield playwright
+
+
+# The browser agent with a scripted chooser (the benchmark's oracle) instead of the LLM.
+SCRIPTED_BROWSER_AGENT = "tests.browser.scripted_agent:ScriptedBrowserAgent"
+
+
+@pytest.fixture(scope="session")
+def browser_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """`voxroom dev` running the scripted browser agent (real Chromium, real voice models)."""
+    log_path = tmp_path_factory.mktemp("browser-agent") / "voxroom-dev.log"
+    process, url = start_server(log_path, "--agent", SCRIPTED_BROWSER_AGENT)
+    yield RunningServer(url, log_path, process.pid)
+    stop_server(process)

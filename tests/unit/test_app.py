@@ -339,7 +339,7 @@ async def test_config_lists_no_ice_servers_by_default(client: TestClient) -> Non
     response = await client.get("/api/v1/config")
 
     assert response.status == 200
-    assert await response.json() == {"ice_servers": []}
+    assert await response.json() == {"ice_servers": [], "agent_video": False}
 
 
 async def test_config_lists_the_configured_ice_servers(make_client: MakeClient) -> None:
@@ -356,7 +356,8 @@ async def test_config_lists_the_configured_ice_servers(make_client: MakeClient) 
         "ice_servers": [
             {"urls": ["stun:stun.example.org:3478"]},
             {"urls": ["turn:turn.example.org"], "username": "u", "credential": "p"},
-        ]
+        ],
+        "agent_video": False,
     }
 
 

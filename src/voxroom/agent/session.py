@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -275,6 +276,13 @@ class AgentSession:
     def models(self) -> ModelSet:
         """The process's shared models (apps call them too: a translator's STT, an LLM)."""
         return self._models
+
+    @property
+    def files_dir(self) -> Path | None:
+        """The session's folder in the audit trail (recordings; an app's files, such as the
+        browser agent's screenshots), purged with the session; None when auditing is off."""
+        audit = self._config.audit
+        return audit.files_dir(self._config.models.cache_dir) / self.id if audit.enabled else None
 
     def set_language(self, identity: str, language: str | None) -> bool:
         """Hear `identity` in `language` (ISO 639-1; None: the configured default) from their

@@ -11,4 +11,5 @@ SHIPPED = {
     "interpreter": "voxroom.apps.translate:SpokenTranslator",
     "concierge": "voxroom.apps.concierge:Concierge",
     "faces": "voxroom.apps.faces:FaceAgent",
+    "browser": "voxroom.apps.browser:BrowserAgent",
 }

@@ -240,6 +240,47 @@ class ErrorOccurred(Event):
     message: str
 
 
+class BrowserTaskStarted(TurnScoped):
+    """The browser agent took a task from the turn `turn_id` (its model calls are that turn's
+    `llm_request`/`llm_response` events)."""
+
+    type: Literal["browser_task_started"] = "browser_task_started"
+    task_id: int
+    task: str
+    url: str | None = None  # where it starts
+    confirm: bool = False  # each action waits for people's approval
+    allowed: list[str] = Field(default_factory=list)  # the domain allow-list
+
+
+class BrowserStepTaken(TurnScoped):
+    """One step of a browser task: the page, what the model was offered and said, what was
+    done. Typed secrets are masked ("••••") in `action`, `raw_output` and `prompt`."""
+
+    type: Literal["browser_step"] = "browser_step"
+    task_id: int
+    step: int
+    url: str
+    title: str = ""
+    screenshot: str | None = None  # PNG in the session's files (the audit API serves it)
+    screenshot_sha256: str | None = None
+    candidates: list[dict[str, Any]] = Field(default_factory=list)  # id, text, score; best first
+    prompt: str = ""  # the last question asked (whole requests: the llm_request events)
+    raw_output: str = ""
+    action: dict[str, Any] | None = None  # kind, element, text, value
+    result: Literal["done", "finished", "failed", "refused", "rejected", "invalid"]
+    detail: str = ""
+    problems: list[str] = Field(default_factory=list)  # how the answer was read
+    timings: dict[str, float] = Field(default_factory=dict)  # observe/rank/choose/act/step ms
+
+
+class BrowserTaskEnded(TurnScoped):
+    type: Literal["browser_task_ended"] = "browser_task_ended"
+    task_id: int
+    status: Literal["done", "stopped", "step_limit", "no_progress", "failed"]
+    steps: int
+    reason: str = ""
+
+
 AnyEvent = Annotated[
     SessionStarted
     | SessionEnded
@@ -261,7 +302,10 @@ AnyEvent = Annotated[
     | ErrorOccurred
     | WorkerLost
     | HandedOff
-    | Redispatched,
+    | Redispatched
+    | BrowserTaskStarted
+    | BrowserStepTaken
+    | BrowserTaskEnded,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -19,7 +19,7 @@ from voxroom.config import ModelsConfig
 from voxroom.providers.base import LLM, STT, TTS, VAD
 from voxroom.providers.cache import CachedLLM, ResponseCache
 from voxroom.providers.models import PACKAGED_GEMMA, PACKAGED_PIPER, PACKAGED_WHISPER, ModelCache
-from voxroom.providers.resilience import LLMChain, STTChain, TTSChain
+from voxroom.providers.resilience import LLMChain, RetryPolicy, STTChain, TTSChain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -193,6 +193,28 @@ def _tts_problem(entry: str) -> str | None:
     if not Path(f"{path}.json").is_file():
         return f"no {path.name}.json beside it: a Piper voice is a .onnx file and its .onnx.json"
     return None
+
+
+def load_llm(
+    config: ModelsConfig, policy: RetryPolicy | None = None, *, request_timeout_s: float = 30.0
+) -> LLM:
+    """The configured LLM chain alone, for tools that need no voice (`voxroom bench browser`);
+    `request_timeout_s`: how long an OpenAI-compatible endpoint may take over one answer."""
+    cache = ModelCache(config.cache_dir)
+
+    def build(entry: str) -> LLM:
+        if _is_url(entry):
+            from voxroom.providers.llm_openai import OpenAICompatibleLLM
+
+            return OpenAICompatibleLLM(
+                entry,
+                model=config.llm_model_name,
+                api_key=config.api_key,
+                timeout_s=request_timeout_s,
+            )
+        return build_llm(entry, config, cache)
+
+    return LLMChain(_chain_of("LLM", config.llm, build), policy)
 
 
 def load_models(config: ModelsConfig) -> ModelSet:

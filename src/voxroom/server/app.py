@@ -49,6 +49,9 @@ REGISTRY = web.AppKey("registry", SessionRegistry)  # this process's own session
 SESSIONS = web.AppKey("sessions", SessionDispatcher)  # who answers offers: REGISTRY or a fleet
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 CONFIG = web.AppKey("config", VoxroomConfig)
+# The peer-to-peer agent publishes video of its own (a browser agent's screen): the playground
+# then offers to receive video even without a camera.
+AGENT_VIDEO = web.AppKey("agent_video", bool)
 # What the dev token endpoint may grant: calls, the audit trail, rooms (create and end them),
 # and a room's join token (with `room` naming it).
 TOKEN_SCOPES = (SESSION_SCOPE, AUDIT_SCOPE, ROOMS_SCOPE, ROOM_SCOPE)
@@ -164,7 +167,12 @@ async def delete_session(request: web.Request) -> web.Response:
 
 async def client_config(request: web.Request) -> web.Response:
     servers = request.app[CONFIG].transport.ice_servers
-    return web.json_response({"ice_servers": [s.model_dump(exclude_none=True) for s in servers]})
+    return web.json_response(
+        {
+            "ice_servers": [s.model_dump(exclude_none=True) for s in servers],
+            "agent_video": request.app.get(AGENT_VIDEO, False),
+        }
+    )
 
 
 async def health(request: web.Request) -> web.Response:
@@ -239,6 +247,7 @@ def create_app(
     app = base_app(config)
     registry = SessionRegistry(config, models, agent_class)
     app[REGISTRY] = registry
+    app[AGENT_VIDEO] = agent_class.uses_video
     janus = JanusService(config.rooms)
     if (problem := janus.problem()) is not None:
         log.warning("%s; peer-to-peer sessions work without it", problem)

@@ -25,6 +25,7 @@ const app = {
   token: null, sessionUrl: null, pc: null, dc: null, sender: null, micStream: null,
   camStream: null,     // only with "Send my camera": its track is the offer's video m-line
   videoStats: null,    // the agent's last video_stats message
+  browser: null,       // the browser agent's panel (browser-panel.js), once loaded
   gen: 0,              // bumped on connect/teardown so stale async steps can tell they lost
   pttHeld: false,
   transcripts: [],     // {role, turn_id, text, final, interrupted}, in arrival order
@@ -138,8 +139,11 @@ async function getCamera() {
   }
 }
 
-function showVideo(camStream) {
-  $('video-panel').hidden = !camStream;
+// `agentVideo`: the agent publishes video of its own (a browser agent's screen), camera or not.
+function showVideo(camStream, agentVideo = false) {
+  $('video-panel').hidden = !camStream && !agentVideo;
+  $('video-panel').classList.toggle('agent-only', !camStream);
+  $('local-tile').hidden = !camStream;
   $('local-video').srcObject = camStream;
   setAgentVideoLive(false);
   $('video-stats').textContent = '';
@@ -298,7 +302,7 @@ async function connect() {
     app.token = token;
     app.micStream = stream;
     app.camStream = camStream;
-    showVideo(camStream);
+    showVideo(camStream, !!config.agent_video);
     startMeter(stream);
     refreshMicList().catch(() => {});
     const pc = new RTCPeerConnection({ iceServers: config.ice_servers || [] });
@@ -309,6 +313,8 @@ async function connect() {
     app.sender = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] }).sender;
     if (camStream) { // a video m-line only with the camera on: audio-only offers stay as they were
       pc.addTransceiver(camStream.getVideoTracks()[0], { direction: 'sendrecv', streams: [camStream] });
+    } else if (config.agent_video) { // the agent shows us video of its own: receive only
+      pc.addTransceiver('video', { direction: 'recvonly' });
     }
     applyTrackEnabled();
     openDataChannel(pc);
@@ -414,7 +420,7 @@ function handleMessage(msg) {
     case 'turn_metrics': app.metrics.push(msg); renderMetrics(); break;
     case 'video_stats': renderVideoStats(msg); break;
     case 'error': showStatus(msg.message || 'Agent error'); break;
-    default: break; // newer server, older page: ignore unknown types
+    default: if (app.browser) app.browser.handle(msg); break; // else: a newer server's type
   }
 }
 
@@ -598,6 +604,7 @@ window.voxroom = {
     transcripts: app.transcripts.map((r) => ({ ...r })),
     metrics: app.metrics.map((m) => ({ ...m })),
     video: agentVideoState(),
+    browser: app.browser ? app.browser.snapshot() : null,
   }),
   stopRecording,
   grabAgentFrame,
@@ -607,6 +614,9 @@ window.voxroom = {
 
 // ---------------------------------------------------------------- wiring
 function init() {
+  import('/static/browser-panel.js')
+    .then(({ BrowserPanel }) => { app.browser = new BrowserPanel($('browser-panel'), send); })
+    .catch((err) => console.warn('voxroom: browser panel unavailable', err));
   if (params.get('processing') === '0') $('audio-processing').checked = false;
   if (VIDEO) $('camera-toggle').checked = true;
   renderLegend();

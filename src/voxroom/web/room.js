@@ -1,5 +1,6 @@
 // The room page, `/?room=<id>`: several people and the agent in one Janus VideoRoom
 // (docs/protocol.md, "Rooms"). Without ?room, the playground shows its "Rooms" card instead.
+import { BrowserPanel } from './browser-panel.js';
 import { $, clearStatus, setLabel, showStatus } from './room-dom.js';
 import { Captions } from './room-captions.js';
 import { CopilotPanel } from './room-copilot.js';
@@ -39,6 +40,7 @@ let tiles = null;
 let captions = null;
 let copilot = null;
 let languages = null;
+let browser = null;
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
@@ -53,6 +55,7 @@ function initRoomPage() {
   captions = new Captions($('room-captions'));
   copilot = new CopilotPanel(send);
   languages = new LanguagePicker(send);
+  browser = new BrowserPanel($('room-browser-panel'), send);
   $('room-link').value = new URL(roomUrl(ROOM_ID), window.location.href).href;
   $('room-name').value = storedName() || guestName();
   $('room-join-form').addEventListener('submit', (event) => { event.preventDefault(); join(); });
@@ -278,7 +281,11 @@ function onMessage(msg) {
     case 'copilot': case 'suggestion': case 'summary':
       if (room.role === 'agent') copilot.handle(msg); // only ever sent to the human agent
       break;
-    default: break; // turn_metrics, and types newer than this page
+    case 'browser': // a browser agent: its video is the browser's screen, shown wide
+      browser.handle(msg);
+      $('room-tiles').classList.add('agent-screen');
+      break;
+    default: browser.handle(msg); break; // its other messages; turn_metrics; newer types
   }
 }
 
@@ -404,6 +411,7 @@ window.voxroomRoom = {
     tiles: tiles ? tiles.snapshot() : [], captions: captions ? captions.snapshot() : [],
     role: room.role, copilot: copilot ? copilot.snapshot() : null,
     language: languages ? languages.language : null, direct: !!(room.direct && room.direct.ready),
+    browser: browser ? browser.snapshot() : null,
   }),
 };
 
