@@ -82,7 +82,11 @@ class ModelsConfig(BaseModel):
     api_key: str | None = None  # bearer key for OpenAI-compatible endpoints
     llm_max_tokens: int = Field(default=64, ge=1)
     llm_temperature: float = Field(default=0.6, ge=0, le=2)
-    llm_threads: int = Field(default=2, ge=1)
+    # One: llama.cpp's threads wait for each other at every step, so when another thread
+    # (Whisper, Piper, another session) takes a core, two threads stall each other; bench
+    # latency interleaved on a busy 2-core machine: v2v p50 3268/3214 ms with 1 thread,
+    # 6456/5539 ms with 2 (issue 17). Raise it on a machine with cores to spare.
+    llm_threads: int = Field(default=1, ge=1)
     # Replies a local llama.cpp model generates at once: parallel sequences in one context,
     # advanced together by each decode step, each keeping its session's KV cache between
     # turns (providers/llm_parallel.py). 1: one generation at a time on one context, the
