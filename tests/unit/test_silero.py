@@ -75,3 +75,22 @@ def test_unknown_graphs_are_left_alone() -> None:
             del node.attribute[0].ints[:]
             node.attribute[0].ints.extend([2, 0, 1])  # already batched: not the known graph
     assert batched_silero_graph(model) is None
+
+
+async def test_blocks_under_the_floor_are_silence_without_a_model_run(
+    streams: list[np.ndarray],
+) -> None:
+    rng = np.random.default_rng(3)
+    quiet = (rng.standard_normal(BLOCK * 30) * 40).astype(np.int16)  # about -58 dBFS
+    floored, model_only = SileroVAD(), SileroVAD(floor_dbfs=None)
+
+    assert await _probabilities(floored, quiet) == [0.0] * 30
+    assert floored.runner.calls == 0
+    assert max(await _probabilities(model_only, quiet)) < 0.1  # what the model says anyway
+
+    # Speech after the quiet stretch is heard as the model alone hears it.
+    audio = np.concatenate((quiet, streams[0]))
+    got = np.array(await _probabilities(floored, audio)) > 0.5
+    want = np.array(await _probabilities(model_only, audio)) > 0.5
+    assert got.any() and np.argmax(got) == np.argmax(want)
+    assert (got == want).mean() >= 0.95
