@@ -106,3 +106,36 @@ async def test_the_guard_waits_while_the_user_speaks_over_a_paused_reply(
 
     assert rig.transport.of_type("error") == []
     assert rig.sink.paused
+
+
+async def test_words_after_a_finished_sounding_interruption_merge_while_the_old_reply_stops(
+    make_rig: MakeRig,
+) -> None:
+    """`bench turns`, run 2 of 2026-12-05 16:50: "Wait, stop!" sounds finished, so its turn is
+    confirmed at once; its reply waits for the story to wind down, and meanwhile the user goes
+    on ("I have a different question."). Nothing of the reply was heard, so the words belong
+    to the same turn: one turn, one reply that plays. They became a turn of their own, and
+    the reply to "Wait, stop!" was dropped unheard (no spoken answer to either)."""
+    llm = StoryThenAnswers()
+    llm.default = ANSWER
+    utterance = [SPEECH] * 5 + [QUIET] * 16
+    heard = iter(["Wait, stop!", "Wait, stop! I have a different question."])
+    vad, stt = FakeVAD(utterance + utterance), FakeSTT(lambda _: next(heard))
+    rig = await make_rig(vad=vad, stt=stt, llm=llm)
+    rig.chat("Tell me a long story.")
+    await rig.transport.wait_for(lambda m: m["type"] == "state" and m["state"] == "speaking")
+
+    await rig.speak(0, 21)  # "Wait, stop!" over the story, then a pause that ends the turn
+    await rig.user_final(turn_id=2)
+    await rig.speak(21, 5)  # "I have ..." starts while the story is still stopping
+    llm.stopped.set()
+    await rig.agent_final(turn_id=1)  # the story, interrupted
+    await rig.speak(26, 16)  # the end of the merged turn
+
+    final = await rig.agent_final(turn_id=2)
+
+    assert final["text"] == ANSWER and final["interrupted"] is False
+    users = [(m["turn_id"], m["text"]) for m in rig.transport.sent if is_user_final(m)]
+    assert users[-1] == (2, "Wait, stop! I have a different question."), users
+    assert len(llm.requests) == 2 or llm.requests[-1].messages[-1].content.endswith("question.")
+    assert not rig.sink.paused

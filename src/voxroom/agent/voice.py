@@ -56,6 +56,8 @@ class AgentVoice:
         self._task: asyncio.Task[None] | None = None
         self._generation = 0
         self._confirmed: set[int] = set()
+        # The turn whose reply waits for the previous one to wind down (not yet `reply`).
+        self._starting: int | None = None
         self._paused: Reply | None = None  # a reply paused by voices, maybe resumed
         self._pausers: set[str] = set()  # the participants whose voice paused it
         self._background: set[asyncio.Task[None]] = set()
@@ -102,12 +104,19 @@ class AgentVoice:
         """Has any of the reply to `turn_id` been heard (else the speaker's next words still
         belong to that turn)?"""
         reply = self.reply
+        if self._starting == turn_id:
+            return False  # its reply waits for the previous one to stop: nothing played yet
         if reply is not None and reply.turn_id == turn_id and not reply.spoken:
             return False  # ready or in the making, but not a sound of it played yet
         return turn_id in self._confirmed
 
     def merged(self, turn_id: int) -> None:
-        """The speaker went on: the reply held for `turn_id` was never heard and is dropped."""
+        """The speaker went on: the reply held for `turn_id` was never heard and is dropped;
+        the merged turn plays its own reply once it is certain again."""
+        self._confirmed.discard(turn_id)
+        if self._starting == turn_id:
+            self._generation += 1  # the reply still waiting to start never starts
+            self._starting = None
         if self.reply is not None and self.reply.turn_id == turn_id:
             self.reply.discarded = True
             self.interrupt()
@@ -135,11 +144,13 @@ class AgentVoice:
     ) -> None:
         self._generation += 1
         generation = self._generation
+        turn_id = timings.turn_id
+        self._starting = turn_id
         await self.cancel()
         if generation != self._generation:
-            return  # a newer turn arrived while the old reply wound down: it answers instead
+            return  # a newer turn arrived (or this one merged) while the old reply wound down
+        self._starting = None
         self._set_state("thinking")
-        turn_id = timings.turn_id
         reply = Reply(
             text=text,
             tts=self._tts,
