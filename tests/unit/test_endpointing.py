@@ -54,6 +54,7 @@ HUMS = [
     "Remember.",
     "Uh-huh.",
     "uh uh uh uh uh",
+    "uh uh uh uh uh uh uh uh",  # Piper's "uh huh", bench turns 2026-12-05 16:50
     "Aha.",
     "",
 ]

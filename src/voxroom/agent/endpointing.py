@@ -104,7 +104,9 @@ class BackchannelFilter:
             hums += letters  # "M.M. Phen": a hum spelled out, then a guess
         if len(tokens) <= self.max_words and hums:
             return True  # a hum with a word Whisper guessed ("MM that.")
-        if len(tokens) <= 2 * self.max_words and all(t in self.words or t in hums for t in tokens):
-            return True  # acknowledgements ("uh uh uh uh"), a hum spelled out ("M.M.E.R.")
+        acknowledging = all(t in self.words or t in hums for t in tokens)
+        if acknowledging and len(set(tokens)) <= 2 * self.max_words:
+            # acknowledgements ("uh uh uh", however often Whisper repeats them), a spelled hum
+            return True
         unsure = avg_logprob is not None and avg_logprob < self.min_short_logprob
         return len(tokens) <= 2 and unsure
