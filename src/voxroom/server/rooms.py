@@ -19,6 +19,7 @@ from typing import Any
 from voxroom.agent.agent import Agent
 from voxroom.agent.policy import PolicyName
 from voxroom.config import VoxroomConfig
+from voxroom.ids import new_id
 from voxroom.server.janus_service import JanusService, RoomsUnavailable
 from voxroom.server.room_messages import RoomMessageHub
 from voxroom.server.sessions import SessionRegistry
@@ -105,7 +106,7 @@ class RoomRegistry:
 
     async def _create(self, name: str, agent_class: type[Agent], policy: PolicyName | None) -> Room:
         await self.janus.ready()
-        room_id = secrets.token_urlsafe(9)
+        room_id = new_id(9)
         janus_id = secrets.randbelow(2**52) + 1  # JavaScript-safe integer
         settings = self.janus.settings(janus_id, name or room_id)
         await self.janus.create_room(settings)

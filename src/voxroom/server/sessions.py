@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from voxroom.agent.policy import PolicyName
 from voxroom.agent.session import AgentSession, Continuation
 from voxroom.audit.log import SessionEventLog, Subscriber
 from voxroom.config import VoxroomConfig
+from voxroom.ids import new_id
 from voxroom.providers.factory import ModelSet
 from voxroom.server.audit_service import AuditService
 from voxroom.server.heap_trim import HeapTrimmer
@@ -126,7 +126,7 @@ class SessionRegistry:
         continued: tuple[SessionEventLog, Continuation] | None = None,
         journal: bool = True,
     ) -> str:
-        session_id = session_id or secrets.token_urlsafe(12)
+        session_id = session_id or new_id(12)
         event_log = continued[0] if continued else SessionEventLog(session_id)
         for observe in self.observers:
             event_log.subscribe(observe)

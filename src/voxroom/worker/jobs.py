@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from voxroom.ids import new_id
 
 JobKind = Literal["room", "offer"]
 # Why a room job runs again: its worker died (`lost`) or handed it over while draining.
@@ -14,7 +15,7 @@ Resumption = Literal["lost", "handoff"]
 
 
 class Job(BaseModel):
-    id: str = Field(default_factory=lambda: secrets.token_urlsafe(9))
+    id: str = Field(default_factory=lambda: new_id(9))
     kind: JobKind
     agent: str
     created_at: float = Field(default_factory=time.time)  # wall clock: dispatch delay

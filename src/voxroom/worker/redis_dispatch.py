@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from voxroom.config import VoxroomConfig
+from voxroom.ids import new_id
 from voxroom.server.sessions import SessionLimitReached
 from voxroom.transport.p2p.peer import OfferError
 from voxroom.worker.dispatch import DispatchUnavailable, RoomPlace
@@ -136,11 +136,11 @@ class FleetRooms:
         dispatch = not on_join
         fleet = self.fleet
         chosen = await fleet.agent(agent)
-        room_id = secrets.token_urlsafe(9)
+        room_id = new_id(9)
         janus_url, janus_id = await fleet.janus.create_room(name or room_id)
         record = RoomRecord(
             id=room_id, name=name or room_id, agent=chosen, policy=policy,
-            session_id=secrets.token_urlsafe(12), janus_url=janus_url, janus_id=janus_id,
+            session_id=new_id(12), janus_url=janus_url, janus_id=janus_id,
         )  # fmt: skip
         await fleet.rooms.add(record, "dispatching" if dispatch else "waiting")
         if dispatch:
