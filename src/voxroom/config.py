@@ -81,7 +81,9 @@ class ModelsConfig(BaseModel):
     llm_model_name: str = "default"  # the `model` field sent to OpenAI-compatible endpoints
     api_key: str | None = None  # bearer key for OpenAI-compatible endpoints
     llm_max_tokens: int = Field(default=64, ge=1)
-    llm_temperature: float = Field(default=0.6, ge=0, le=2)
+    # Greedy: the packaged model answered right more often (bench answers); a reply that
+    # repeats an earlier one is generated again (agent/speak_check.py).
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
     # One: llama.cpp's threads wait for each other at every step, so when another thread
     # (Whisper, Piper, another session) takes a core, two threads stall each other; bench
     # latency interleaved on a busy 2-core machine: v2v p50 3268/3214 ms with 1 thread,

@@ -388,7 +388,12 @@ async def test_full_session_chat_round_trip_over_webrtc(client: TestClient) -> N
         assert peer.session_url is not None
         session_id = peer.session_url.rsplit("/", 1)[1]
         info = await peer.wait_for(lambda m: m["type"] == "session", timeout=5)
-        assert info == {"type": "session", "session_id": session_id, "agent": "fake agent"}
+        assert info == {
+            "type": "session",
+            "session_id": session_id,
+            "agent": "fake agent",
+            "llm": "fake-llm:unknown",
+        }
         assert (await (await client.get("/api/v1/health")).json())["sessions"] == 1
 
         sent_at = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxroom.agent.context import MAX_HISTORY_MESSAGES, ChatContext, UserTurn
+from voxroom.agent.context import HISTORY_MESSAGES, ChatContext, UserTurn
 from voxroom.agent.timing import TurnTimings
 from voxroom.providers.base import ChatMessage
 from voxroom.providers.prompt import ASSISTANT_PREFIX, COMPLETION_STOPS, completion_prompt
@@ -80,21 +80,24 @@ def test_the_turn_being_answered_is_last_even_when_already_recorded() -> None:
 
 def test_history_is_capped_but_the_preamble_is_kept() -> None:
     context = ChatContext("Be nice.", [("Q?", "A.")])
+    shown = []
     for i in range(20):
+        messages = context.messages_for(UserTurn(i, f"u{i}", "voice"))
+        assert messages[:3] == [
+            ChatMessage("system", "Be nice."),
+            ChatMessage("user", "Q?"),
+            ChatMessage("assistant", "A."),
+        ]
+        assert messages[-1] == ChatMessage("user", f"u{i}")
+        history = messages[3:-1]
+        assert history[-1:] in ([], [ChatMessage("assistant", f"a{i - 1}")])
+        shown.append(len(history))
         context.add_user(i, f"u{i}")
         context.add_reply(i, f"a{i}", interrupted=False)
-
-    messages = context.messages_for(UserTurn(21, "now", "voice"))
-
-    assert messages[:3] == [
-        ChatMessage("system", "Be nice."),
-        ChatMessage("user", "Q?"),
-        ChatMessage("assistant", "A."),
-    ]
-    history = messages[3:-1]
-    assert len(history) == MAX_HISTORY_MESSAGES
-    assert history[-1] == ChatMessage("assistant", "a19")
-    assert messages[-1] == ChatMessage("user", "now")
+    # The window keeps its start until it is full, then keeps the newest third: the prompt
+    # the model read last turn is the start of this turn's (llama.cpp reuses it).
+    assert max(shown) == HISTORY_MESSAGES
+    assert shown[:8] == [0, 2, 4, 6, 2, 4, 6, 2]
 
 
 def test_turn_context_is_shown_once_before_the_user_message() -> None:
@@ -170,3 +173,31 @@ def test_typed_turn_metrics_start_at_the_end_of_turn() -> None:
     assert metrics.eot_wait_ms is None
     assert metrics.total_ms == pytest.approx(300.0)
     assert metrics.stt_ms is None
+
+
+def test_tool_rounds_stay_with_their_turn_and_the_window_never_starts_inside_one() -> None:
+    from voxroom.providers.base import ToolCall
+
+    context = ChatContext("Be nice.", [])
+    call = ChatMessage("assistant", "", tool_calls=(ToolCall("c1", "book_taxi", "{}"),))
+    result = ChatMessage("tool", "Taxi booked for 7 pm.", tool_call_id="c1")
+    for turn in (1, 2):
+        context.add_user(turn, f"u{turn}")
+        context.add_reply(turn, f"a{turn}", interrupted=False)
+    context.add_user(3, "A taxi at 7 pm, please.")
+    context.add_tool_round(3, call, [result])
+    context.add_reply(3, "Your taxi is booked for 7 pm.", interrupted=False)
+
+    assert context.history[-4:] == [
+        ChatMessage("user", "A taxi at 7 pm, please."),
+        call,
+        result,
+        ChatMessage("assistant", "Your taxi is booked for 7 pm."),
+    ]
+    assert context.replies() == ["a1", "a2", "Your taxi is booked for 7 pm."]
+    # Eight messages: the window keeps the newest two, which would start at the tool result.
+    shown = context.messages_for(UserTurn(4, "Bye.", "chat"))[1:-1]
+    assert shown == [ChatMessage("assistant", "Your taxi is booked for 7 pm.")]
+    assert ChatContext("Be nice.", [], history_messages=0).messages_for(
+        UserTurn(1, "Hi.", "chat")
+    ) == [ChatMessage("system", "Be nice."), ChatMessage("user", "Hi.")]

@@ -175,6 +175,7 @@ async def test_a_follow_up_from_the_person_just_answered_is_answered(make_room) 
         {0: "Nova, name a fruit.", 21: "And another one?", 200: "Do you want tea?"},
         UTTERANCE + UTTERANCE,
         UTTERANCE,
+        llm=FakeLLM("A pear.", "An apple."),  # two answers: a repeat would be asked again
     )
     await room.join(ANN)
     await room.join(BOB)

@@ -35,7 +35,12 @@ async def test_session_announces_itself_then_listens(make_rig: MakeRig) -> None:
     rig = await make_rig()
 
     assert rig.transport.sent[:2] == [
-        {"type": "session", "session_id": "sess-1", "agent": "fake agent"},
+        {
+            "type": "session",
+            "session_id": "sess-1",
+            "agent": "fake agent",
+            "llm": "fake-llm:unknown",
+        },
         {"type": "state", "state": "listening"},
     ]
 

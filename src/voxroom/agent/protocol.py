@@ -20,6 +20,7 @@ class SessionInfo(_Message):
     type: Literal["session"] = "session"
     session_id: str
     agent: str
+    llm: str | None = None  # the model that answers: "<provider>:<model>"
 
 
 class StateChanged(_Message):
@@ -89,7 +90,9 @@ def client_message(event: ev.Event) -> dict[str, object] | None:
     if isinstance(event, ev.AppMessage):
         return event.message
     if isinstance(event, ev.SessionStarted | ev.Redispatched):
-        message = SessionInfo(session_id=event.session_id, agent=event.agent)
+        message = SessionInfo(
+            session_id=event.session_id, agent=event.agent, llm=event.models.get("llm")
+        )
     elif isinstance(event, ev.StateChanged):
         message = StateChanged(state=event.state)
     elif isinstance(event, ev.UserTranscript):

@@ -26,7 +26,7 @@ from voxroom.agent import protocol as msg
 from voxroom.agent.agent import Agent
 from voxroom.agent.context import ChatContext, UserTurn
 from voxroom.agent.endpointing import BackchannelFilter
-from voxroom.agent.generation import ReplyWriter
+from voxroom.agent.generation import ReplyFacts, ReplyWriter
 from voxroom.agent.listener import HeardSpeech, SpeechListener
 from voxroom.agent.participants import Speaker, SpeakerEvents
 from voxroom.agent.policy import PolicyName, TurnFacts, make_policy
@@ -99,7 +99,9 @@ class AgentSession:
         self.log = event_log or SessionEventLog(session_id)
         self._models = models
         self._config = config
-        self.context = ChatContext(agent.instructions, agent.examples, agent.tool_examples)
+        self.context = ChatContext(
+            agent.instructions, agent.examples, agent.tool_examples, agent.history_messages
+        )
         # Room policy: set at room creation, else the agent's, else by the size of the call.
         chosen = policy or agent.turn_policy or ("addressed" if transport.multiparty else "always")
         self.policy = make_policy(chosen, (agent.name, *agent.wake_phrases, *wake_phrases))
@@ -108,7 +110,7 @@ class AgentSession:
         self._turn_counter = 0
         self._turn_speakers: dict[int, ParticipantInfo] = {}  # whose turn; absent: the agent's
         self.backchannels = BackchannelFilter()
-        self._writer = ReplyWriter(agent, models.llm, self._emit)
+        self._writer = ReplyWriter(agent, models.llm, self._emit, self.context.add_tool_round)
         self.voice = AgentVoice(
             transport.audio_out,
             models.tts,
@@ -446,7 +448,13 @@ class AgentSession:
                 ),
                 stop=stops,
             )
-            async for delta in self._writer.text(turn.turn_id, request):
+            facts = ReplyFacts(
+                self.context.user_words(turn),
+                tuple(self.context.replies()),
+                " ".join(turn.context),
+                tuple(self.context.messages_for(turn, history=False)),
+            )
+            async for delta in self._writer.text(turn.turn_id, request, facts):
                 yield delta
 
         return text()

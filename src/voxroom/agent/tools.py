@@ -14,15 +14,17 @@ import json
 import re
 import types
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, TypeVar, cast, get_args, get_origin, overload
 
+from voxroom.agent.tool_guard import SIDE_EFFECTS_MARK, SideEffects
 from voxroom.providers.base import ToolCall, ToolSpec
 
 TOOL_MARK = "__voxroom_tool__"
 TOOL_TIMEOUT_S = 20.0
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
+ToolFunction = TypeVar("ToolFunction", bound=Callable[..., Awaitable[Any]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +33,51 @@ class ToolResult:
     output: str
     error: bool
     duration_ms: float
+    refused: bool = False  # not run: side effects nobody asked for (`tool_guard`)
 
 
-def function_tool(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Mark an async Agent method as a tool the model may call."""
-    if not inspect.iscoroutinefunction(fn):
-        raise TypeError(f"@function_tool needs an async function, got {fn.__name__}")
-    setattr(fn, TOOL_MARK, tool_spec(fn))
-    return fn
+@overload
+def function_tool(fn: ToolFunction, /) -> ToolFunction: ...
+
+
+@overload
+def function_tool(
+    *, side_effects: bool = False, asked_by: Sequence[str] = ()
+) -> Callable[[ToolFunction], ToolFunction]: ...
+
+
+def function_tool(
+    fn: ToolFunction | None = None,
+    /,
+    *,
+    side_effects: bool = False,
+    asked_by: Sequence[str] = (),
+) -> ToolFunction | Callable[[ToolFunction], ToolFunction]:
+    """Mark an async Agent method as a tool the model may call: `@function_tool`.
+
+    A tool that acts on the world (books, sends, pays) declares it:
+    `@function_tool(side_effects=True, asked_by=("taxi", "cab"))`. The engine then runs a
+    call of it only when the user's words ask for it and contain its arguments
+    (`tool_guard`); `asked_by` defaults to the words of the tool's name.
+    """
+
+    def mark(tool: ToolFunction) -> ToolFunction:
+        if not inspect.iscoroutinefunction(cast(Any, tool)):
+            raise TypeError(f"@function_tool needs an async function, got {tool.__name__}")
+        setattr(tool, TOOL_MARK, tool_spec(tool))
+        if side_effects:
+            setattr(tool, SIDE_EFFECTS_MARK, SideEffects.of(tool.__name__, tuple(asked_by)))
+        elif asked_by:
+            raise TypeError("asked_by is for tools with side_effects=True")
+        return tool
+
+    return mark if fn is None else mark(fn)
+
+
+def side_effects_of(tool: Callable[..., Awaitable[Any]]) -> SideEffects | None:
+    """What asks for `tool` (a method or bound method), if it has side effects."""
+    found = getattr(tool, SIDE_EFFECTS_MARK, None)
+    return found if isinstance(found, SideEffects) else None
 
 
 def tool_spec(fn: Callable[..., Any]) -> ToolSpec:
@@ -98,7 +137,10 @@ def _schema(hint: Any) -> dict[str, Any]:
     return {"type": simple.get(hint, "string")}
 
 
-def agent_tools(agent: object) -> dict[str, tuple[ToolSpec, Callable[..., Awaitable[Any]]]]:
+Tools = dict[str, tuple[ToolSpec, Callable[..., Awaitable[Any]]]]  # by name: schema, bound method
+
+
+def agent_tools(agent: object) -> Tools:
     """The agent's tools by name, bound to the agent."""
     agent_class: type[Any] = type(agent)
     return {spec.name: (spec, getattr(agent, attr)) for attr, spec in _tool_specs(agent_class)}
@@ -119,9 +161,7 @@ def _tool_specs(agent_class: type[Any]) -> tuple[tuple[str, ToolSpec], ...]:
     return _SPECS_BY_CLASS[agent_class]
 
 
-async def run_tool(
-    call: ToolCall, tools: dict[str, tuple[ToolSpec, Callable[..., Awaitable[Any]]]]
-) -> ToolResult:
+async def run_tool(call: ToolCall, tools: Tools) -> ToolResult:
     """Execute one call; every failure is reported as text for the model to read."""
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -11,8 +11,9 @@ class Assistant(Agent):
     name = "Nova"
     wake_phrases = ("assistant",)
     instructions = (
-        "The following is a conversation with a friendly voice assistant that runs locally. "
-        "The assistant answers in one or two short, complete sentences."
+        "The following is a conversation with a friendly, well-read voice assistant that runs "
+        "locally. The assistant gives the right answer in a few words, and chats in one short "
+        "sentence."
     )
 
     async def on_user_turn(self, turn: UserTurn) -> None:

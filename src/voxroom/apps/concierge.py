@@ -2,17 +2,19 @@
 
 Run: `voxroom dev --agent voxroom.apps.concierge:Concierge`.
 
-Shows `@function_tool` (the schema comes from the type hints and docstring), few-shot tool
-examples for small local models, and per-turn context injection (RAG) in `on_user_turn`.
+Shows `@function_tool` (the schema comes from the type hints and docstring), a tool with side
+effects (the engine books only when the guest's words ask for a taxi and say where and when),
+few-shot tool examples for small local models, and per-turn context injection (RAG) in
+`on_user_turn`.
 """
 
 from voxroom import Agent, ToolExample, UserTurn, function_tool
 
 FACTS = {
-    "breakfast": "Breakfast is served from 7 to 10 am in the garden room.",
-    "pool": "The pool is open from 8 am to 9 pm on the roof.",
-    "checkout": "Checkout is at 11 am; late checkout until 1 pm costs 20 euros.",
-    "wifi": "The wifi network is Harbor-Guest, password seashell.",
+    ("breakfast",): "Breakfast is served from 7 to 10 am in the garden room.",
+    ("pool",): "The pool is open from 8 am to 9 pm on the roof.",
+    ("checkout", "check out"): "Checkout is at 11 am; late checkout until 1 pm costs 20 euros.",
+    ("wifi", "internet"): "The wifi network is Harbor-Guest, password seashell.",
 }
 
 
@@ -26,7 +28,6 @@ class Concierge(Agent):
         ("Hello!", "Good evening, how can I help you?"),
         ("When does the pool open?", "The pool is open from 8 am to 9 pm on the roof."),
     ]
-    temperature = 0.2
     tool_examples = [
         ToolExample(
             user="Please get me a taxi to the station at 6 pm.",
@@ -51,7 +52,7 @@ class Concierge(Agent):
         ),
     ]
 
-    @function_tool
+    @function_tool(side_effects=True, asked_by=("taxi", "cab"))
     async def book_taxi(self, time: str, destination: str) -> str:
         """Book a taxi for the guest.
 
@@ -62,7 +63,8 @@ class Concierge(Agent):
         return f"Taxi booked for {time} to {destination}, confirmation T-{len(destination) + 100}."
 
     async def on_user_turn(self, turn: UserTurn) -> None:
-        # Retrieval, kept trivial here: facts whose key word the guest mentioned.
-        for key, fact in FACTS.items():
-            if key in turn.text.lower():
+        # Retrieval, kept trivial here: facts whose key words the guest mentioned.
+        said = turn.text.lower()
+        for keys, fact in FACTS.items():
+            if any(key in said for key in keys):
                 turn.add_context(fact)

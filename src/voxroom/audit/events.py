@@ -140,6 +140,9 @@ class LLMRequested(TurnScoped):
     parameters: dict[str, Any] = Field(default_factory=dict)
     tools: list[dict[str, Any]] = Field(default_factory=list)  # schemas offered to the model
     step: int = 0  # 0 for the first request of a turn, +1 per tool round trip
+    # Set when this request redoes the step: why the check before speaking held back the
+    # text before (agent/speak_check.py; e.g. "repeats an earlier reply").
+    retry: str | None = None
 
 
 FinishReason = Literal["stop", "length", "cancelled", "error"]
@@ -176,6 +179,9 @@ class ToolCalled(TurnScoped):
     output: str
     error: bool
     duration_ms: float
+    # Not run: a tool with side effects that the user's words did not ask for (`output` says
+    # why; agent/tool_guard.py). `error` is set too.
+    refused: bool = False
 
 
 STTPurpose = Literal["final", "interim", "speculative"]

@@ -132,7 +132,9 @@ class VoxroomMetrics:
             registry=r,
         )  # fmt: skip
         self.tool_calls = Counter(
-            "voxroom_tool_calls", "Tool calls, outcome = ok | error.", ["tool", "outcome"],
+            "voxroom_tool_calls",
+            "Tool calls, outcome = ok | error | refused (side effects nobody asked for).",
+            ["tool", "outcome"],
             registry=r,
         )  # fmt: skip
         # How the process's shared models serve sessions at once (STT batch sizes, LLM
@@ -188,7 +190,8 @@ class VoxroomMetrics:
         elif isinstance(event, ErrorOccurred):
             self.errors.labels(event.component).inc()
         elif isinstance(event, ToolCalled):
-            self.tool_calls.labels(event.name, "error" if event.error else "ok").inc()
+            outcome = "refused" if event.refused else "error" if event.error else "ok"
+            self.tool_calls.labels(event.name, outcome).inc()
             self.tool_duration.labels(event.name).observe(event.duration_ms / 1000)
 
     def render(self, accept: str | None = None) -> tuple[bytes, str]:

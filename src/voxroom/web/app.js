@@ -414,7 +414,11 @@ function send(msg) {
 
 function handleMessage(msg) {
   switch (msg.type) {
-    case 'session': app.sessionId = msg.session_id || null; setAgentName(msg.agent); break;
+    case 'session':
+      app.sessionId = msg.session_id || null;
+      setAgentName(msg.agent);
+      if (msg.llm) $('llm-name').textContent = msg.llm;
+      break;
     case 'state': setAgentState(msg.state); break;
     case 'transcript': onTranscript(msg); break;
     case 'turn_metrics': app.metrics.push(msg); renderMetrics(); break;
