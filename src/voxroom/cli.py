@@ -466,6 +466,34 @@ def bench_turns(
     print_turns_report(run_turns_bench(quick=quick), json_out)
 
 
+@bench_app.command("answers")
+def bench_answers(
+    quick: Annotated[bool, typer.Option(help="A smaller set (as the tests run it).")] = False,
+    tuning_only: Annotated[
+        bool, typer.Option(help="Ask only the tuning half (for work on prompts and settings).")
+    ] = False,
+    llm: Annotated[
+        str | None,
+        typer.Option(help="'gemma3-270m' (packaged), a .gguf path, or an OpenAI-compatible URL."),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="Model name sent to an OpenAI-compatible endpoint.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Answer quality with the configured LLM: accuracy, repeats in long calls, tool use."""
+    import os
+
+    from voxroom.bench.answers import print_answers_report, run_answers_bench
+
+    if llm is not None:
+        os.environ["VOXROOM_MODELS__LLM"] = llm
+    if llm_model is not None:
+        os.environ["VOXROOM_MODELS__LLM_MODEL_NAME"] = llm_model
+    _logging(False)
+    print_answers_report(run_answers_bench(quick=quick, tuning_only=tuning_only), json_out)
+
+
 @bench_app.command("sessions")
 def bench_sessions(
     quick: Annotated[bool, typer.Option(help="Steps 1, 2, 4 with short windows.")] = False,
