@@ -271,9 +271,9 @@ def test_spoken_question_gets_a_spoken_answer(voice_page: Playground, tmp_path: 
     assert not interrupted, f"the agent's reply was interrupted: {interrupted}{pg.diagnostics()}"
     assert metric_rows >= 1, f"the latency panel shows no rows{pg.diagnostics()}"
 
-    # Plausible speech for the caption: Piper says a word in ~0.2-0.4 s.
+    # Plausible speech for the caption: Piper says a word in ~0.2-0.4 s ("Berlin." ~0.4 s).
     n_words = len(words(reply))
-    assert speech_s >= max(0.5, 0.08 * n_words), (
+    assert speech_s >= max(0.25, 0.08 * n_words), (
         f"the recorded agent audio has only {speech_s:.2f} s above {SPEECH_RMS} RMS for "
         f"{n_words} words (peak {np.abs(audio).max(initial=0):.3f}, "
         f"{len(audio) / SAMPLE_RATE:.1f} s recorded){pg.diagnostics()}"

@@ -49,7 +49,7 @@ async def test_rooms_and_calls_go_to_one_worker_each(api: FleetApi) -> None:
     try:
         alice.send({"type": "chat", "text": "Nova, what is the capital of France?"})
         await alice.wait_for(answered, 60)
-        assert alice.received.speech_seconds_between(0) > 0.5
+        assert alice.received.speech_seconds_between(0) > 0.3  # "Paris." is about 0.45 s
     finally:
         await alice.leave()
     # A peer-to-peer call: the API hands the offer to a worker and returns its answer.
@@ -113,8 +113,8 @@ async def test_a_drained_worker_hands_its_rooms_over_and_loses_none(api: FleetAp
             now = await api.room(room["id"])
             assert now is not None and now["status"] == "live", room  # no room lost
             assert now["worker"] != target.name
-            if room in on_target:
-                assert len(person.agent_joins) >= 2
+            if room in on_target:  # the new worker's agent joins once it has the job
+                await wait_until(lambda p=person: _async(len(p.agent_joins) >= 2), 30)
         after = time.monotonic()
         people[0].send({"type": "chat", "text": "Nova, say hello."})
         await people[0].wait_for(answered, 60, after=after)

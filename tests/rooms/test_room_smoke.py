@@ -18,7 +18,8 @@ async def test_a_typed_question_in_a_room_gets_a_spoken_answer(rooms: RoomApi) -
             lambda m: m.get("type") == "transcript" and m["role"] == "agent" and m["final"], 60
         )
         assert final["text"]
-        assert alice.received.speech_seconds_between(0) > 0.5
+        # "Paris." alone is about 0.45 s of speech
+        assert alice.received.speech_seconds_between(0) > 0.3
     finally:
         await alice.leave()
         await rooms.end_room(room["id"])

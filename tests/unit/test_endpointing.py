@@ -55,6 +55,8 @@ HUMS = [
     "Uh-huh.",
     "uh uh uh uh uh",
     "uh uh uh uh uh uh uh uh",  # Piper's "uh huh", bench turns 2026-12-05 16:50
+    "M.A.M.FM.",  # a spelled hum ending on a two-letter guess, bench turns 2026-12-05
+    "M.M.M. Hm.",
     "Aha.",
     "",
 ]
@@ -74,6 +76,8 @@ def test_hums_and_acknowledgements_are_backchannels(heard: str) -> None:
         ("Tell me more about that.", -0.4),
         ("Berlin.", -0.3),  # one word it is sure of
         ("A B C D E F G.", -0.2),  # longer than a hum
+        ("A.M. or P.M.?", -0.3),  # letters, but not a hum's
+        ("M.A. in history.", -0.3),
     ],
 )
 def test_words_are_not_backchannels(heard: str, avg_logprob: float) -> None:
@@ -85,3 +89,20 @@ def test_one_or_two_unsure_words_are_a_hum(heard: str) -> None:
     assert BackchannelFilter().is_backchannel(heard, avg_logprob=-0.95)
     assert not BackchannelFilter().is_backchannel(heard, avg_logprob=-0.5)
     assert not BackchannelFilter().is_backchannel(f"{heard} Stop!", avg_logprob=-0.95)
+
+
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("Nova.", False),  # only calling the agent: the question follows the pause
+        ("Nova,", False),
+        ("Hey, Nova.", False),
+        ("Hi Nova.", False),
+        ("Nova?", True),  # "are you there?" deserves an answer
+        ("Nova, what time is it?", True),
+        ("Thanks, Nova.", True),
+        ("Nova is a nice name.", True),
+    ],
+)
+def test_calling_the_agent_by_name_alone_is_unfinished(text: str, complete: bool) -> None:
+    assert SemanticEndpointing(names=("Nova",)).looks_complete(text) is complete

@@ -39,6 +39,8 @@ _VERB_SUBJECTS = frozenset(
 # Verbs whose first object is a person: "tell me …", "give us …", "show him …".
 _GIVING_VERBS = frozenset("tell show give bring send get find book order buy remind ask".split())
 _PERSONS = frozenset("me us him her them".split())
+# Greetings that go with calling someone by name: "Hey Nova," then the question.
+_CALLING_WORDS = frozenset("hey hi hello ok okay oh excuse me".split())
 _WORD = re.compile(r"[a-z'-]+")
 
 
@@ -53,11 +55,13 @@ def needs_complement(words: list[str]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SemanticEndpointing:
-    """Complete = ends like a sentence (. ? !), not on a word that needs a continuation and
-    not on a verb still missing its object."""
+    """Complete = ends like a sentence (. ? !), not on a word that needs a continuation, not
+    on a verb still missing its object, and not only calling the agent by one of `names`
+    ("Hey Nova." and a pause: the question follows; "Nova?" is complete)."""
 
     enabled: bool = True
     trailing_words: frozenset[str] = field(default=TRAILING_WORDS)
+    names: tuple[str, ...] = ()
 
     def looks_complete(self, text: str) -> bool:
         stripped = text.strip()
@@ -68,7 +72,16 @@ class SemanticEndpointing:
         words = _WORD.findall(stripped.lower())
         if not words or words[-1] in self.trailing_words or needs_complement(words):
             return False
+        if stripped[-1] != "?" and self._only_calls_agent(words):
+            return False
         return stripped[-1] in ".?!"
+
+    def _only_calls_agent(self, words: list[str]) -> bool:
+        for name in self.names:
+            called = _WORD.findall(name.lower())
+            if called and words[-len(called) :] == called:
+                return all(w in _CALLING_WORDS for w in words[: -len(called)])
+        return False
 
 
 # One word that means "stop talking" interrupts however unsure the recognizer is of it.
@@ -78,6 +91,14 @@ INTERRUPTING_WORDS = frozenset(
 # "m-m-f-m", "m-m-them": Whisper spelling a hum (and guessing a word at its end)
 _LETTER_STRING = re.compile(r"^(?:[a-z]-)+[a-z]+$")
 _HUM_WORD = re.compile(r"^(?:mm+[a-z]?|hm+)$")  # "MMR.", "mml.", "MMO.": a hum as one word
+
+
+def _spelled_hum(tokens: list[str], letters: list[str]) -> bool:
+    """Whisper spelling a hum letter by letter from an "m" or "h", perhaps ending on a
+    two-letter guess ("M.A.M.FM."); "A.M. or P.M." does not start like a hum."""
+    starts_humming = bool(tokens) and tokens[0] in ("m", "h")
+    short = all(len(t) <= 2 or _HUM_WORD.match(t) for t in tokens)
+    return starts_humming and short and len(letters) >= 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +125,8 @@ class BackchannelFilter:
             hums += letters  # "M.M. Phen": a hum spelled out, then a guess
         if len(tokens) <= self.max_words and hums:
             return True  # a hum with a word Whisper guessed ("MM that.")
+        if _spelled_hum(tokens, letters) and len(tokens) <= 2 * self.max_words:
+            return True  # "M.A.M.FM."
         acknowledging = all(t in self.words or t in hums for t in tokens)
         if acknowledging and len(set(tokens)) <= 2 * self.max_words:
             # acknowledgements ("uh uh uh", however often Whisper repeats them), a spelled hum

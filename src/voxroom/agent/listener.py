@@ -102,7 +102,9 @@ class SpeechListener:
         self.english = english
         self._config = config
         self._events = events
-        self.endpointing = SemanticEndpointing(enabled=config.semantic_endpointing)
+        self.endpointing = SemanticEndpointing(
+            enabled=config.semantic_endpointing, names=self._hints
+        )
         self._detector = TurnDetector(config, self._block_ms)
         self._preroll: deque[np.ndarray] = deque(maxlen=PREROLL_BLOCKS)
         self._utterance: list[np.ndarray] = []
