@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -20,8 +18,10 @@ from rich.progress import (
 )
 
 from voxroom.audit.cli import audit_app
+from voxroom.cli_bench import bench_app
 from voxroom.cli_errors import OperatorErrors, check_agent
 from voxroom.config import VoxroomConfig
+from voxroom.logs import setup_logging
 from voxroom.runner import DEFAULT_AGENT
 
 app = typer.Typer(
@@ -31,7 +31,6 @@ app = typer.Typer(
     cls=OperatorErrors,  # known failures (bad settings, missing models, port in use): one line
 )
 models_app = typer.Typer(help="Model files.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks (real sessions, real models).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
@@ -43,15 +42,6 @@ app.add_typer(fleet_app, name="fleet")
 _FLEET_DIR = Path(".voxroom-fleet")
 console = Console(stderr=True)
 _ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("aioice", "aiortc", "faster_whisper", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -87,7 +77,7 @@ def dev(
     """Serve the browser playground with a local voice agent."""
     from voxroom.runner import load_agent_class, serve
 
-    _logging(verbose)
+    setup_logging(verbose)
     config = VoxroomConfig.from_env()
     config.server.host, config.server.port = host, port
     if llm:
@@ -143,7 +133,7 @@ def worker(
     from voxroom.providers.factory import check_model_specs
     from voxroom.worker.serve import agent_names, serve_worker
 
-    _logging(verbose)
+    setup_logging(verbose)
     config = VoxroomConfig.from_env(config_file)
     if capacity is not None:
         config.fleet.capacity = capacity
@@ -176,7 +166,7 @@ def api(
     from voxroom.runner import check_listen, token_authority
     from voxroom.worker.api import create_api_app
 
-    _logging(verbose)
+    setup_logging(verbose)
     config = VoxroomConfig.from_env(config_file)
     if host is not None:
         config.server.host = host
@@ -354,309 +344,6 @@ def models_prepare() -> None:
     for model in prepared:
         state = "assembled" if model.assembled else "verified"
         console.print(f"{model.name:<14} {state:<9} {model.sha256[:16]}…  {model.path}")
-
-
-@bench_app.callback()
-def bench_settings() -> None:
-    # Bad VOXROOM_* settings: one line now, not a benchmark server that fails to start later.
-    VoxroomConfig.from_env()
-    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the servers and peers a bench
-    # started are stopped by its `finally` blocks instead of outliving it.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    from voxroom.bench.harness import terminate_children
-
-    terminate_children()  # its servers, Janus, workers: they stop even if unwinding hangs
-    # asyncio.run cancels the bench's tasks on the way out and waits for them: one that
-    # swallows its cancellation (an aiortc peer closing) would hang the exit forever.
-    signal.alarm(15)  # SIGALRM's default action ends the process
-    raise SystemExit(128 + signum)
-
-
-@bench_app.command("latency")
-def bench_latency(
-    turns: Annotated[int, typer.Option(min=1, help="Spoken questions to time.")] = 5,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Voice-to-voice latency over real aiortc sessions with the local models."""
-    from voxroom.bench.latency import print_report, run_latency_bench
-
-    _logging(False)
-    report = run_latency_bench(turns)
-    print_report(report, json_out)
-
-
-@bench_app.command("overhead")
-def bench_overhead(
-    turns: Annotated[int, typer.Option(min=1, help="Measured turns per framework.")] = 30,
-    anchors: Annotated[bool, typer.Option(help="Also measure Pipecat and LiveKit Agents.")] = True,
-    reinstall: Annotated[bool, typer.Option(help="Rebuild the anchors' venvs.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Framework overhead (end of turn decided → first TTS audio), voxroom vs the anchors."""
-    from voxroom.bench.overhead import print_overhead_report, run_overhead_bench
-
-    _logging(False)
-    print_overhead_report(run_overhead_bench(turns, anchors=anchors, reinstall=reinstall), json_out)
-
-
-@bench_app.command("video")
-def bench_video(
-    seconds: Annotated[
-        float, typer.Option(min=5, help="Seconds of camera video to stream (2 s warm-up).")
-    ] = 20.0,
-    fps: Annotated[float, typer.Option(min=1, max=60, help="Camera frame rate.")] = 15.0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Face agent video: processed fps, drops, camera→annotated-frame delay, box hit rate."""
-    from voxroom.bench.video import print_report, run_video_bench
-
-    _logging(False)
-    print_report(run_video_bench(seconds, fps), json_out)
-
-
-@bench_app.command("browser")
-def bench_browser(
-    oracle: Annotated[
-        bool, typer.Option(help="A scripted chooser that picks the gold step (tests plumbing).")
-    ] = False,
-    llm: Annotated[
-        str | None,
-        typer.Option(
-            help="LLM to score (default: VOXROOM_MODELS__LLM): a GGUF, gemma3-270m, "
-            "or an OpenAI-compatible base URL."
-        ),
-    ] = None,
-    llm_model: Annotated[
-        str | None, typer.Option(help="`model` field for an OpenAI-compatible endpoint.")
-    ] = None,
-    vision: Annotated[
-        bool, typer.Option(help="Send each page's screenshot (vision LLMs).")
-    ] = False,
-    tasks: Annotated[
-        str | None, typer.Option(help="Comma-separated task ids (default: all).")
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Browser agent on the local test sites: Mind2Web element accuracy, step and task success."""
-    import os
-
-    from voxroom.bench.browser import print_report, run_browser_bench
-
-    if llm is not None:
-        os.environ["VOXROOM_MODELS__LLM"] = llm
-    if llm_model is not None:
-        os.environ["VOXROOM_MODELS__LLM_MODEL_NAME"] = llm_model
-    _logging(False)
-    only = [t.strip() for t in tasks.split(",")] if tasks else None
-    print_report(run_browser_bench(oracle, vision=vision, only=only), json_out)
-
-
-@bench_app.command("turns")
-def bench_turns(
-    quick: Annotated[bool, typer.Option(help="A smaller set (as CI runs it).")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Turn-taking eval: barge-in stop latency, false cut-offs/interruptions, end-of-turn delay."""
-    from voxroom.bench.turns import print_turns_report, run_turns_bench
-
-    _logging(False)
-    print_turns_report(run_turns_bench(quick=quick), json_out)
-
-
-@bench_app.command("answers")
-def bench_answers(
-    quick: Annotated[bool, typer.Option(help="A smaller set (as the tests run it).")] = False,
-    tuning_only: Annotated[
-        bool, typer.Option(help="Ask only the tuning half (for work on prompts and settings).")
-    ] = False,
-    llm: Annotated[
-        str | None,
-        typer.Option(help="'gemma3-270m' (packaged), a .gguf path, or an OpenAI-compatible URL."),
-    ] = None,
-    llm_model: Annotated[
-        str | None, typer.Option(help="Model name sent to an OpenAI-compatible endpoint.")
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Answer quality with the configured LLM: accuracy, repeats in long calls, tool use."""
-    import os
-
-    from voxroom.bench.answers import print_answers_report, run_answers_bench
-
-    if llm is not None:
-        os.environ["VOXROOM_MODELS__LLM"] = llm
-    if llm_model is not None:
-        os.environ["VOXROOM_MODELS__LLM_MODEL_NAME"] = llm_model
-    _logging(False)
-    print_answers_report(run_answers_bench(quick=quick, tuning_only=tuning_only), json_out)
-
-
-@bench_app.command("sessions")
-def bench_sessions(
-    quick: Annotated[bool, typer.Option(help="Steps 1, 2, 4 with short windows.")] = False,
-    max_sessions: Annotated[int, typer.Option(min=1, help="Largest step of the ramp.")] = 48,
-    dtx: Annotated[
-        bool, typer.Option(help="Agent Opus DTX (the default); --no-dtx: 50 packets/s idle.")
-    ] = True,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Concurrent two-way voice sessions: sessions per core, idle CPU and memory per session."""
-    from voxroom.bench.sessions import print_sessions_report, run_sessions_bench
-
-    _logging(False)
-    report = run_sessions_bench(quick=quick, max_sessions=max_sessions, dtx=dtx)
-    print_sessions_report(report, json_out)
-
-
-@bench_app.command("capacity")
-def bench_capacity(
-    quick: Annotated[bool, typer.Option(help="Levels 1 and 2, two turns each.")] = False,
-    compare: Annotated[
-        bool,
-        typer.Option(
-            help="First the same ramp with model sharing off (one LLM generation at a time, "
-            "one transcription per call), in the same run."
-        ),
-    ] = False,
-    max_sessions: Annotated[int, typer.Option(min=1, help="Largest level of the ramp.")] = 24,
-    turns: Annotated[int, typer.Option(min=1, help="Questions per session per level.")] = 3,
-    max_p90_ms: Annotated[
-        float, typer.Option(min=1, help="A level holds while p90 voice-to-voice is within this.")
-    ] = 1500.0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Talking sessions: ramp sessions that each ask a spoken question every few seconds until
-    p90 voice-to-voice passes 1.5 s.
-
-    Runs in a private network namespace (re-executing itself under `unshare`)."""
-    import dataclasses
-    import sys
-
-    from voxroom.bench.capacity import CapacitySettings, print_capacity_report, run_capacity_bench
-    from voxroom.bench.netns import ensure_private_namespace
-
-    ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
-    _logging(False)
-    base = CapacitySettings.quick() if quick else CapacitySettings(turns_per_level=turns)
-    settings = dataclasses.replace(
-        base,
-        levels=tuple(n for n in base.levels if n <= max_sessions),
-        compare=compare,
-        max_p90_ms=max_p90_ms,
-    )
-    print_capacity_report(run_capacity_bench(settings), json_out)
-
-
-@bench_app.command("rooms")
-def bench_rooms(
-    quick: Annotated[
-        bool, typer.Option(help="A small script and at most 2 rooms (as CI runs it).")
-    ] = False,
-    max_rooms: Annotated[
-        int, typer.Option(min=1, help="Largest step of the concurrent-rooms ramp.")
-    ] = 8,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Rooms: speaker attribution, addressed precision/recall, v2v vs peer to peer, rooms held.
-
-    Runs in a private network namespace (re-executing itself under `unshare`)."""
-    import sys
-
-    from voxroom.bench.netns import ensure_private_namespace
-    from voxroom.bench.rooms import RoomsSettings, print_rooms_report, run_rooms_bench
-    from voxroom.bench.rooms_ramp import RampConfig
-
-    interface = ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
-    _logging(False)
-    settings = (
-        RoomsSettings.quick(min(max_rooms, 2))
-        if quick
-        else RoomsSettings(ramp=RampConfig(max_rooms=max_rooms))
-    )
-    print_rooms_report(run_rooms_bench(interface, settings), json_out)
-
-
-@bench_app.command("assist")
-def bench_assist(
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Agent-assist copilot in a real room: suggestion delay, hit rate, false suggestions, leaks.
-
-    Runs in a private network namespace (re-executing itself under `unshare`)."""
-    import sys
-
-    from voxroom.bench.assist import print_assist_report, run_assist_bench
-    from voxroom.bench.netns import ensure_private_namespace
-
-    interface = ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
-    _logging(False)
-    print_assist_report(run_assist_bench(interface), json_out)
-
-
-@bench_app.command("translate")
-def bench_translate(
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Live translator in a real room: caption delay and key-word recall of English captions.
-
-    Runs in a private network namespace (re-executing itself under `unshare`)."""
-    import sys
-
-    from voxroom.bench.netns import ensure_private_namespace
-    from voxroom.bench.translate import print_translate_report, run_translate_bench
-
-    interface = ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
-    _logging(False)
-    print_translate_report(run_translate_bench(interface), json_out)
-
-
-@bench_app.command("fleet")
-def bench_fleet(
-    rooms: Annotated[int, typer.Option(min=1, max=16, help="Rooms, one person in each.")] = 6,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """A local fleet through a drain and a kill -9: dispatch and re-dispatch times, losses.
-
-    Runs in a private network namespace (re-executing itself under `unshare`)."""
-    import sys
-
-    from voxroom.bench.fleet import print_fleet_report, run_fleet_bench
-    from voxroom.bench.netns import ensure_private_namespace
-
-    interface = ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
-    _logging(False)
-    print_fleet_report(run_fleet_bench(interface, rooms), json_out)
-
-
-@bench_app.command("soak")
-def bench_soak(
-    duration: Annotated[float, typer.Option(min=1, help="Seconds of session churn.")] = 600.0,
-    audit: Annotated[
-        bool, typer.Option(help="--no-audit: the server keeps no audit log or recordings.")
-    ] = True,
-    memory_report: Annotated[
-        bool,
-        typer.Option(
-            help="Server memory reports and tracemalloc snapshots at the baseline, at sessions "
-            "100 and 1000, and at the end, with their diffs (slower server)."
-        ),
-    ] = False,
-    trace_frames: Annotated[
-        int, typer.Option(min=1, max=64, help="Frames per traced allocation (--memory-report).")
-    ] = 1,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-) -> None:
-    """Session churn with vanishing/killed peers: sessions, errors, memory and fd growth."""
-    from voxroom.bench.soak import print_soak_report, run_soak_bench
-
-    _logging(False)
-    report = run_soak_bench(
-        duration, audit=audit, memory_report=memory_report, trace_frames=trace_frames
-    )
-    print_soak_report(report, json_out)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voxroom.config import VoxroomConfig
+from voxroom.logs import setup_logging
 
 if TYPE_CHECKING:
     from voxroom.agent.agent import Agent
@@ -192,7 +193,5 @@ def run(agent_class: type[Agent], *, host: str = "127.0.0.1", port: int = 8080) 
     """Serve `agent_class` in the browser playground, exactly like `voxroom dev --agent`."""
     config = VoxroomConfig.from_env()
     config.server.host, config.server.port = host, port
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     serve(agent_class, config)
