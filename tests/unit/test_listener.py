@@ -268,6 +268,28 @@ async def test_a_trailing_off_turn_is_confirmed_only_after_the_longer_silence(ha
     assert ("confirmed", 1) in h.events.log
 
 
+async def test_voice_coming_back_holds_an_unfinished_turn_past_the_longer_silence(
+    harnesses,
+) -> None:
+    # bench turns 2026-12-05 18:50: "I would like..." was released 1.5 s after the speech
+    # ended, while "a cup of green tea" had begun: the reply started over the user's words.
+    stt = FakeSTT("I would like...")
+    onset_only = [SPEECH] * 2  # voice, not yet long enough to be a turn
+    h = make(
+        harnesses, [SPEECH] * 5 + [QUIET] * 16 + onset_only + [QUIET] * 4, stt,
+        incomplete_turn_silence_ms=800,
+    )  # fmt: skip
+
+    await h.blocks(0, 21)
+    await eventually(lambda: h.events.turns)
+    await asyncio.sleep(0.35)  # 512 ms + 350 ms > 800 ms of silence, on the wall clock
+    await h.blocks(21, 2)  # the user's voice is back
+
+    assert "confirmed" not in h.events.kinds()
+    await h.blocks(23, 1)  # gone again (a cough): the silence rule applies
+    assert ("confirmed", 1) in h.events.log
+
+
 async def test_speech_resuming_before_the_reply_plays_continues_the_same_turn(harnesses) -> None:
     stt = FakeSTT()
     turn = [SPEECH] * 5 + [QUIET] * 16

@@ -274,7 +274,10 @@ class SpeechListener:
         if ended is None or ended.confirmed or ended.complete is None:
             return
         silence_s = now() - (ended.timings.speech_end or now())
-        if ended.complete or silence_s * 1000 >= self._config.incomplete_turn_silence_ms:
+        # An unfinished-sounding turn waits out the longer silence, and never while the user's
+        # voice is back (words that will merge into it once they are long enough to count).
+        waited = silence_s * 1000 >= self._config.incomplete_turn_silence_ms
+        if ended.complete or (waited and not self._detector.voiced):
             ended.confirmed = True
             ended.timings.confirmed = now()
             self._events.on_turn_confirmed(ended.turn_id)
