@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -91,14 +92,21 @@ async def test_a_killed_workers_room_goes_on_elsewhere_as_one_session(api: Fleet
     assert check.startswith("intact"), check
     assert types.count("session_started") == 1 and types.count("session_ended") == 1
     lost = types.index("worker_lost")
-    assert types[lost + 1] == "redispatched"
-    # The continued part's recording sits beside the first part's, in the shared folder.
+    # The killed worker's part of the recording, repaired and logged by the next worker.
+    assert types[lost + 1 : lost + 3] == ["recording_saved", "redispatched"]
     async with AuditStore(api.state.env["VOXROOM_AUDIT__URL"]) as store:
         saved = [r.data() for r in await store.events(room["session_id"])
                  if r.type == "recording_saved"]  # fmt: skip
     folder = Path(api.state.env["VOXROOM_AUDIT__DIR"]) / "files" / room["session_id"]
-    assert saved and all(name.startswith("part-2-") for name in saved[-1]["files"].values())
-    assert all((folder / name).is_file() for name in saved[-1]["files"].values())
+    assert len(saved) == 2
+    assert saved[0]["files"]["user"] == "user.wav" and saved[0]["duration"] > 1.0
+    # The continued part's recording sits beside the first part's, in the shared folder.
+    assert all(name.startswith("part-2-") for name in saved[1]["files"].values())
+    for part in saved:
+        for name in part["files"].values():
+            with wave.open(str(folder / name), "rb") as wav:  # the header covers the data
+                data = (folder / name).stat().st_size - 44
+                assert wav.getnframes() * wav.getnchannels() * 2 == data, name
 
 
 async def test_a_drained_worker_hands_its_rooms_over_and_loses_none(api: FleetApi) -> None:

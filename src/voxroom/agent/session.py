@@ -77,6 +77,8 @@ class Continuation:
     to_worker: str
     part: int = 2
     last_event_t: float | None = None  # session clock of the last event stored before
+    # The lost worker's part of the recording, repaired by the worker continuing it.
+    lost_recording: ev.RecordingSaved | None = None
 
 
 class AgentSession:
@@ -149,6 +151,8 @@ class AgentSession:
             if continued.reason == "worker_lost":
                 last = continued.last_event_t
                 self.log.emit(ev.WorkerLost(worker=continued.from_worker, last_event_t=last))
+                if continued.lost_recording is not None:
+                    self.log.emit(continued.lost_recording)
             self.log.emit(
                 ev.Redispatched(
                     reason=continued.reason,

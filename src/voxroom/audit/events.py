@@ -39,8 +39,9 @@ class SessionEnded(Event):
 
 class WorkerLost(Event):
     """The fleet worker running this session stopped answering mid-call (killed, crashed, cut
-    off). Logged by the worker that continues the session, right before `redispatched`: the
-    same session id and hash chain go on, one session, not two broken halves."""
+    off). Logged by the worker that continues the session, before the lost part's repaired
+    `recording_saved` and `redispatched`: the same session id and hash chain go on, one
+    session, not two broken halves."""
 
     type: Literal["worker_lost"] = "worker_lost"
     worker: str  # the lost worker's id

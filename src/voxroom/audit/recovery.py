@@ -164,10 +164,15 @@ async def _recover_journal(
 def _repair_files(files_dir: Path, session_id: str) -> Files | None:
     if not _PLAIN_ID.fullmatch(session_id):  # never a path outside files_dir
         return None
+    return repair_or_leave(files_dir / session_id)
+
+
+def repair_or_leave(folder: Path) -> Files | None:
+    """`repair_recording`, or None (logged) where a file is not a recording's."""
     try:
-        return repair_recording(files_dir / session_id, DEFAULT_RATE)
+        return repair_recording(folder, DEFAULT_RATE)
     except NotARecording:
-        log.exception("audit: session %s: recording left as it is", session_id)
+        log.exception("audit: %s: recording left as it is", folder)
         return None
 
 
@@ -183,15 +188,7 @@ async def _close(
     last_seen = max([rows[-1].t, *(f.seconds for f in files or ())])
     closing: list[Event] = []
     if files is not None and not any(row.type == "recording_saved" for row in rows):
-        names = {"user": files.user, "agent": files.agent, "stereo": files.stereo}
-        names.update(_participant_keys(files.participants, rows))
-        closing.append(
-            RecordingSaved(
-                files={key: file.path.name for key, file in names.items()},
-                sample_rate=files.stereo.sample_rate,
-                duration=round(files.stereo.seconds, 3),
-            )
-        )
+        closing.append(recording_event(files, rows))
     closing.append(SessionEnded(reason=CRASHED, recovered_at=time.time()))
     for seq, event in enumerate(closing, start=rows[-1].seq + 1):
         event.session_id = session_id
@@ -199,6 +196,18 @@ async def _close(
         event.t = round(last_seen, 4)
         event.ts = summary.started_at + last_seen
         writer.submit(event)
+
+
+def recording_event(files: Files, rows: list[StoredEvent]) -> RecordingSaved:
+    """`recording_saved` for repaired files, keyed as the recorder keys them (`rows`: the
+    events of the part they recorded, for the participants' identities)."""
+    names = {"user": files.user, "agent": files.agent, "stereo": files.stereo}
+    names.update(_participant_keys(files.participants, rows))
+    return RecordingSaved(
+        files={key: file.path.name for key, file in names.items()},
+        sample_rate=files.stereo.sample_rate,
+        duration=round(files.stereo.seconds, 3),
+    )
 
 
 def _participant_keys(

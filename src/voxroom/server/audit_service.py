@@ -11,6 +11,7 @@ from pathlib import Path
 from voxroom.agent.session import AgentSession
 from voxroom.audit.events import RecordingSaved
 from voxroom.audit.log import SessionEventLog
+from voxroom.audit.parts import flatten_part, part_folder
 from voxroom.audit.recorder import Recording, SessionRecorder
 from voxroom.audit.recovery import SessionJournal, recover
 from voxroom.audit.retention import purge
@@ -77,7 +78,7 @@ class AuditService:
         async def save() -> None:
             saved = recording_saved(await recorder.close())
             if part > 1:  # beside part 1's files, named by part (the audit API serves them)
-                saved.files = await asyncio.to_thread(_flatten_part, folder, saved.files, part)
+                saved.files = await asyncio.to_thread(flatten_part, folder, saved.files, part)
                 saved.start = round(start, 3)
             session.log.emit(saved)
 
@@ -104,23 +105,6 @@ class AuditService:
         lost = self.writer.lost + self.writer.dropped
         await asyncio.to_thread(self.journal.close, lost == 0)
         await self.store.close()
-
-
-def part_folder(part: int) -> str:
-    """The folder (in the session's) a continued session's part 2, 3, … records in."""
-    return f"part-{part}"
-
-
-def _flatten_part(folder: Path, files: dict[str, str], part: int) -> dict[str, str]:
-    """Move a saved part's files up into the session's folder as `part-<n>-<name>`."""
-    moved = {}
-    for key, name in files.items():
-        target = f"{part_folder(part)}-{name}"
-        (folder / name).replace(folder.parent / target)
-        moved[key] = target
-    with contextlib.suppress(OSError):
-        folder.rmdir()
-    return moved
 
 
 def recording_saved(recording: Recording) -> RecordingSaved:

@@ -4,12 +4,18 @@ person said, what of the agent's replies was heard)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from voxroom.agent.session import Continuation, HistoryLine
 from voxroom.audit.log import SessionEventLog
+from voxroom.audit.parts import recover_lost_part
 from voxroom.audit.records import StoredEvent
 from voxroom.audit.store import AuditStore
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # never a path outside files_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +32,11 @@ async def resume(
     reason: str,
     from_worker: str,
     to_worker: str,
+    files_dir: Path | None = None,
 ) -> Resumed:
     """The log and conversation of `session_id` as the store has them. Without a store (the
-    audit trail off) or a stored session, the log starts afresh and nothing is restored."""
+    audit trail off) or a stored session, the log starts afresh and nothing is restored.
+    After a lost worker, its part of the recording (in the shared `files_dir`) is repaired."""
     summary = await store.session(session_id) if store is not None else None
     rows = await store.events(session_id) if store is not None and summary else []
     if summary is None:
@@ -43,6 +51,14 @@ async def resume(
         to_worker=to_worker,
         part=2 + sum(1 for row in rows if row.type == "redispatched"),
         last_event_t=rows[-1].t if rows else None,
+        lost_recording=(
+            await asyncio.to_thread(recover_lost_part, files_dir / session_id, rows)
+            if reason == "worker_lost"
+            and files_dir is not None
+            and rows
+            and _PLAIN_ID.fullmatch(session_id)
+            else None
+        ),
     )
     return Resumed(log, continuation, rows[-1].t if rows else None)
 

@@ -283,12 +283,14 @@ class FleetWorker:
         continued = None
         if lost or job.handoff_from:
             previous = state.worker if lost else job.handoff_from
+            audit = self.sessions.audit
             continued = await resume(
-                self.sessions.audit.store if self.sessions.audit else None,
+                audit.store if audit else None,
                 record.session_id,
                 reason="worker_lost" if lost else "handoff",
                 from_worker=previous or "?",
                 to_worker=self.id,
+                files_dir=audit.files_dir if audit else None,
             )
         settings = self.janus.settings(record.janus_id, record.name or record.id)
         transport = JanusRoomTransport(
