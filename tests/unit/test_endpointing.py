@@ -56,6 +56,8 @@ HUMS = [
     "uh uh uh uh uh",
     "uh uh uh uh uh uh uh uh",  # Piper's "uh huh", bench turns 2026-12-05 16:50
     "M.A.M.FM.",  # a spelled hum ending on a two-letter guess, bench turns 2026-12-05
+    "Amen now.",  # Piper's "mm hmm" with a guessed word, bench turns 2026-12-05 19:24
+    "Remember that.",
     "M.M.M. Hm.",
     "Aha.",
     "",
@@ -77,6 +79,8 @@ def test_hums_and_acknowledgements_are_backchannels(heard: str) -> None:
         ("Berlin.", -0.3),  # one word it is sure of
         ("A B C D E F G.", -0.2),  # longer than a hum
         ("A.M. or P.M.?", -0.3),  # letters, but not a hum's
+        ("Remember the milk.", -0.3),  # a hum's rendering and two words: words
+        ("Amen, stop.", -0.9),
         ("M.A. in history.", -0.3),
     ],
 )

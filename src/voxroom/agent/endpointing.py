@@ -91,6 +91,9 @@ INTERRUPTING_WORDS = frozenset(
 # "m-m-f-m", "m-m-them": Whisper spelling a hum (and guessing a word at its end)
 _LETTER_STRING = re.compile(r"^(?:[a-z]-)+[a-z]+$")
 _HUM_WORD = re.compile(r"^(?:mm+[a-z]?|hm+)$")  # "MMR.", "mml.", "MMO.": a hum as one word
+# Real words Whisper writes for Piper's "mm hmm": followed by one guessed word ("Amen now."),
+# still a hum.
+_HUM_RENDERINGS = frozenset({"amen", "remember"})
 
 
 def _spelled_hum(tokens: list[str], letters: list[str]) -> bool:
@@ -127,6 +130,8 @@ class BackchannelFilter:
             return True  # a hum with a word Whisper guessed ("MM that.")
         if _spelled_hum(tokens, letters) and len(tokens) <= 2 * self.max_words:
             return True  # "M.A.M.FM."
+        if 0 < len(tokens) <= 2 and tokens[0] in _HUM_RENDERINGS:
+            return True  # "Amen now." (the hum first, then the guess)
         acknowledging = all(t in self.words or t in hums for t in tokens)
         if acknowledging and len(set(tokens)) <= 2 * self.max_words:
             # acknowledgements ("uh uh uh", however often Whisper repeats them), a spelled hum
