@@ -107,6 +107,15 @@ def test_an_echo_and_an_answer_that_ignores_the_tool_result_are_problems() -> No
     assert wrong == "says little of what the tool returned"
 
 
+def test_a_line_that_calls_the_agent_by_name_is_the_users_not_its_own() -> None:
+    # The room page, 2026-12-05: "Nova, please say hello to Alice." got "Nova, what is the
+    # capital of France?": the base model wrote the next user line.
+    check = SpeakCheck([], "Nova, please say hello to Alice.", agent_name="Nova")
+    assert check.problem("Nova, what is the capital of France?", []) is not None
+    assert check.problem("Hello, Alice!", []) is None
+    assert check.problem("Nova is my name.", []) is None  # not calling itself
+
+
 def test_mostly_the_same_words_as_an_earlier_reply_is_a_repeat() -> None:
     check = SpeakCheck(["Pizza is made from milk and melted on top of pizza."], "Fries?")
     assert check.problem("Fries are made from milk and melted on top of pizza.", []) == REPEAT

@@ -63,7 +63,9 @@ class ReplyWriter:
         check. Without `facts`, no tool with side effects runs."""
         tools = agent_tools(self._agent)
         max_steps = self._agent.max_tool_steps
-        check = SpeakCheck(facts.earlier_replies, facts.asked, facts.context)
+        check = SpeakCheck(
+            facts.earlier_replies, facts.asked, facts.context, agent_name=self._agent.name
+        )
         messages = request.messages
         fresh = list(facts.fresh) if facts.fresh is not None else request.messages
         results: list[str] = []  # what this turn's tools returned

@@ -7,7 +7,9 @@
   milk and melted on top of pizza." after "Pizza is made from milk and …"), is a repeat,
   unless it restates the knowledge the app gave for this turn (asked twice about the pool,
   a concierge may well give the opening hours twice).
-- An echo of the user's words ("Thank you, that's all for now." → the same).
+- An echo of the user's words ("Thank you, that's all for now." → the same), or a line in the
+  user's voice: one that calls the agent by its name ("Nova, what is the capital of
+  France?": a base model writing the next user line).
 - Nothing: no words and no tool call that will run (the next attempts get no tools).
 - A number the turn's knowledge does not hold: with context from the app, a number neither
   the context nor the user's words contain; after a tool round trip, one neither the tool's
@@ -55,7 +57,14 @@ def speakable(result: str) -> bool:
 
 
 class SpeakCheck:
-    def __init__(self, earlier_replies: Iterable[str], user_words: str, context: str = "") -> None:
+    def __init__(
+        self,
+        earlier_replies: Iterable[str],
+        user_words: str,
+        context: str = "",
+        agent_name: str = "",
+    ) -> None:
+        self._name = words(agent_name)
         self._said: set[str] = set()
         for reply in earlier_replies:
             self._said |= {normalize(reply), normalize(first_piece(reply))}
@@ -75,6 +84,8 @@ class SpeakCheck:
             return REPEAT
         if len(said.split()) >= 3 and f" {said} " in f" {self._user_words} ":
             return "echoes the user"
+        if self._calls_agent(piece):
+            return "speaks as the user"
         known = self._user_numbers | self._context_numbers
         known = known.union(*(numbers(r) for r in tool_results))
         if (self._known or tool_results) and (unknown := sorted(numbers(piece) - known)):
@@ -92,6 +103,12 @@ class SpeakCheck:
         said = normalize(piece)
         short = len(said.split()) <= SHORT_ANSWER_WORDS
         return problem == REPEAT and short and said == normalize(first)
+
+    def _calls_agent(self, piece: str) -> bool:
+        """Starts by calling the agent by its name: "Nova, …" (not "Nova is …")."""
+        name = self._name
+        head = piece.strip().split(",", 1)
+        return bool(name) and len(head) == 2 and words(head[0])[-len(name) :] == name
 
     def _repeats(self, said: str) -> bool:
         if said in self._said:
