@@ -57,6 +57,7 @@ HUMS = [
     "uh uh uh uh uh uh uh uh",  # Piper's "uh huh", bench turns 2026-12-05 16:50
     "M.A.M.FM.",  # a spelled hum ending on a two-letter guess, bench turns 2026-12-05
     "Amen now.",  # Piper's "mm hmm" with a guessed word, bench turns 2026-12-05 19:24
+    "M.A.M. them.",  # espeak-ng's "mm hmm", bench turns 2026-12-05 20:08
     "Remember that.",
     "M.M.M. Hm.",
     "Aha.",

@@ -97,11 +97,12 @@ _HUM_RENDERINGS = frozenset({"amen", "remember"})
 
 
 def _spelled_hum(tokens: list[str], letters: list[str]) -> bool:
-    """Whisper spelling a hum letter by letter from an "m" or "h", perhaps ending on a
-    two-letter guess ("M.A.M.FM."); "A.M. or P.M." does not start like a hum."""
+    """Whisper spelling a hum letter by letter from an "m" or "h", perhaps ending on one
+    guessed word ("M.A.M.FM.", "M.A.M. them."); "A.M. or P.M." does not start like a hum,
+    and "M.A. in history" has two words."""
     starts_humming = bool(tokens) and tokens[0] in ("m", "h")
-    short = all(len(t) <= 2 or _HUM_WORD.match(t) for t in tokens)
-    return starts_humming and short and len(letters) >= 2
+    guessed = [t for t in tokens if len(t) > 1 and not _HUM_WORD.match(t)]
+    return starts_humming and len(guessed) <= 1 and len(letters) >= 2
 
 
 @dataclass(frozen=True, slots=True)
