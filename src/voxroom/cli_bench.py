@@ -37,10 +37,12 @@ def _use_llm(llm: str | None, llm_model: str | None) -> None:
 
 def _in_private_namespace() -> str:
     """Re-execute under `unshare` unless already in a private network namespace; returns
-    the interface Janus gathers on."""
+    the interface Janus gathers on (logging set up)."""
     from voxroom.bench.netns import ensure_private_namespace
 
-    return ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
+    interface = ensure_private_namespace([sys.executable, "-m", "voxroom", *sys.argv[1:]])
+    setup_logging(False)
+    return interface
 
 
 @bench_app.callback()
@@ -201,7 +203,6 @@ def bench_capacity(
     from voxroom.bench.capacity import CapacitySettings, print_capacity_report, run_capacity_bench
 
     _in_private_namespace()
-    setup_logging(False)
     base = CapacitySettings.quick() if quick else CapacitySettings(turns_per_level=turns)
     settings = dataclasses.replace(
         base,
@@ -229,7 +230,6 @@ def bench_rooms(
     from voxroom.bench.rooms_ramp import RampConfig
 
     interface = _in_private_namespace()
-    setup_logging(False)
     settings = (
         RoomsSettings.quick(min(max_rooms, 2))
         if quick
@@ -248,7 +248,6 @@ def bench_assist(
     from voxroom.bench.assist import print_assist_report, run_assist_bench
 
     interface = _in_private_namespace()
-    setup_logging(False)
     print_assist_report(run_assist_bench(interface), json_out)
 
 
@@ -262,7 +261,6 @@ def bench_translate(
     from voxroom.bench.translate import print_translate_report, run_translate_bench
 
     interface = _in_private_namespace()
-    setup_logging(False)
     print_translate_report(run_translate_bench(interface), json_out)
 
 
@@ -277,7 +275,6 @@ def bench_fleet(
     from voxroom.bench.fleet import print_fleet_report, run_fleet_bench
 
     interface = _in_private_namespace()
-    setup_logging(False)
     print_fleet_report(run_fleet_bench(interface, rooms), json_out)
 
 
