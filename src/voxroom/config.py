@@ -84,11 +84,13 @@ class ModelsConfig(BaseModel):
     # Greedy: the packaged model answered right more often (bench answers); a reply that
     # repeats an earlier one is generated again (agent/speak_check.py).
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
-    # One: llama.cpp's threads wait for each other at every step, so when another thread
-    # (Whisper, Piper, another session) takes a core, two threads stall each other; bench
-    # latency interleaved on a busy 2-core machine: v2v p50 3268/3214 ms with 1 thread,
-    # 6456/5539 ms with 2 (issue 17). Raise it on a machine with cores to spare.
-    llm_threads: int = Field(default=1, ge=1)
+    # The most threads llama.cpp takes. The parallel engine takes more than one only while
+    # nothing else in the process computes and no other program holds the cores
+    # (providers/llm_threads.py): two threads stall each other when another thread takes a
+    # core (bench latency on a busy machine: v2v p50 3268 ms with 1 thread, 6456 with 2),
+    # and halve a lone reply's time on an idle one (issue 17). `LLM_PARALLEL=1` uses exactly
+    # this many.
+    llm_threads: int = Field(default=2, ge=1)
     # Replies a local llama.cpp model generates at once: parallel sequences in one context,
     # advanced together by each decode step, each keeping its session's KV cache between
     # turns (providers/llm_parallel.py). 1: one generation at a time on one context, the

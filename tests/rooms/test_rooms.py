@@ -47,8 +47,9 @@ async def say(
     sentence merges into the same turn."""
     start, _ = await client.speak_timed(*audio)
     return await client.wait_for(
-        lambda m: is_user_final(m) and m.get("participant") == identity
-        and word in m["text"].lower(),
+        lambda m: (
+            is_user_final(m) and m.get("participant") == identity and word in m["text"].lower()
+        ),
         40,
         after=start,
     )

@@ -10,8 +10,24 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Histogram
 
 from voxroom.bench.capacity import Turn, _sharing_means, judge_level, talking_sessions
+from voxroom.providers.base import ModelRunner
 from voxroom.providers.batching import BatchRunner
 from voxroom.providers.llm_parallel import Slot, StopText, common_prefix, pick_slot
+from voxroom.providers.sharing import MODELS_RUNNING
+
+# --- what runs now (the LLM engine's second thread waits for it) -----------------------------
+
+
+async def test_model_calls_count_as_running_only_while_they_run() -> None:
+    seen: list[int] = []
+    runner = ModelRunner("test")
+    await runner.run(lambda: seen.append(MODELS_RUNNING.count))
+    async for running in runner.iterate(lambda stop: (MODELS_RUNNING.count for _ in range(2))):
+        seen.append(running)
+    batches = BatchRunner("test-batch", lambda rs: [MODELS_RUNNING.count for _ in rs], max_batch=4)
+    seen.append(await batches.run("a"))
+    assert seen == [1, 1, 1, 1] and MODELS_RUNNING.count == 0
+
 
 # --- BatchRunner -----------------------------------------------------------------------------
 

@@ -15,8 +15,9 @@ before and after each level's window): `stt_batch_size` = transcriptions per rec
 `llm_parallel` = generations per llama.cpp decode step.
 
 `compare=True` runs the same ramp twice in one run: first with the sharing features off
-(`VOXROOM_MODELS__LLM_PARALLEL=1`, `VOXROOM_MODELS__STT_BATCH=1`: one generation at a time on
-one llama.cpp context, one transcription per call, as before issue 17), then as configured.
+(`VOXROOM_MODELS__LLM_PARALLEL=1`, `VOXROOM_MODELS__STT_BATCH=1`,
+`VOXROOM_MODELS__LLM_THREADS=1`: one generation at a time on one llama.cpp context with one
+thread, one transcription per call, as before issue 17), then as configured.
 The clients share the machine's cores with the server; their CPU is reported.
 """
 
@@ -73,9 +74,13 @@ LISTENING = {
     "type": "state",
     "state": "listening",
 }  # the user's pause after the answer ends, before the next question
-# Features the baseline switches off (today's code before issue 17: one generation at a time
-# on one llama.cpp context; one transcription per Whisper call).
-BASELINE_ENV = {"VOXROOM_MODELS__LLM_PARALLEL": "1", "VOXROOM_MODELS__STT_BATCH": "1"}
+# Features the baseline switches off (the code before issue 17: one generation at a time on
+# one llama.cpp context with its one thread; one transcription per Whisper call).
+BASELINE_ENV = {
+    "VOXROOM_MODELS__LLM_PARALLEL": "1",
+    "VOXROOM_MODELS__STT_BATCH": "1",
+    "VOXROOM_MODELS__LLM_THREADS": "1",
+}
 SHARING_METRICS = {
     "stt_batch_size": "voxroom_stt_batch_size",
     "llm_parallel": "voxroom_llm_parallel",

@@ -17,6 +17,8 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from voxroom.providers.sharing import MODELS_RUNNING
+
 T = TypeVar("T")
 
 
@@ -33,9 +35,13 @@ class ModelRunner:
         self.in_flight = 0  # calls queued or running: lets optional work yield to required work
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
+        def call() -> T:
+            with MODELS_RUNNING.running():
+                return fn(*args)
+
         self.in_flight += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, call)
         finally:
             self.in_flight -= 1
 
@@ -53,10 +59,11 @@ class ModelRunner:
 
         def produce() -> None:
             try:
-                for item in make_iter(stop):
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                with MODELS_RUNNING.running():
+                    for item in make_iter(stop):
+                        if stop.is_set():
+                            break
+                        loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
             except BaseException as exc:  # surfaced on the loop, not lost in the thread
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
             finally:

@@ -17,6 +17,8 @@ from typing import Generic, TypeVar
 
 from prometheus_client import Histogram
 
+from voxroom.providers.sharing import MODELS_RUNNING
+
 R = TypeVar("R")  # a request
 T = TypeVar("T")  # its result
 
@@ -75,6 +77,10 @@ class BatchRunner(Generic[R, T]):
         self._queue = [w for w in self._queue if w not in batch]
         return batch
 
+    def _running(self, requests: list[R]) -> Sequence[T | BaseException]:
+        with MODELS_RUNNING.running():
+            return self._run_batch(requests)
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -84,7 +90,7 @@ class BatchRunner(Generic[R, T]):
                 requests = [w.request for w in batch]
                 try:
                     results: Sequence[T | BaseException] = await loop.run_in_executor(
-                        self._pool, self._run_batch, requests
+                        self._pool, self._running, requests
                     )
                 except Exception as exc:
                     results = [exc] * len(batch)

@@ -39,8 +39,9 @@ from llama_cpp import _logger
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
 
 from voxroom.providers.base import LLM, LLMRequest, ProviderError
+from voxroom.providers.llm_threads import ThreadChoice
 from voxroom.providers.prompt import COMPLETION_STOPS, CallExtractor, completion_prompt
-from voxroom.providers.sharing import LLM_PARALLEL
+from voxroom.providers.sharing import LLM_PARALLEL, MODELS_RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +181,11 @@ class ParallelLlama:
         params.n_ctx = slots * context
         params.n_batch = params.n_ubatch = batch
         params.n_seq_max = slots
-        params.n_threads = params.n_threads_batch = threads
+        params.n_threads = params.n_threads_batch = 1
         params.kv_unified = False  # each sequence its own stream: attention over its own tokens
         self._ctx = LlamaContext(model=self._model, params=params, verbose=False)
+        self._threads = ThreadChoice(threads, lambda: MODELS_RUNNING.count)
+        self._threads_set = 1
         self._batch = LlamaBatch(n_tokens=batch, embd=0, n_seq_max=1, verbose=False)
         self._n_batch = batch
         self._chunk = min(prefill_chunk, batch)
@@ -307,7 +310,13 @@ class ParallelLlama:
                 outputs.append((job, batch.n_tokens - 1))
         if batch.n_tokens == 0:
             return
+        threads = self._threads.threads(len(running))
+        if threads != self._threads_set:
+            llama_cpp.llama_set_n_threads(self._ctx.ctx, threads, threads)
+            self._threads_set = threads
+        started = time.monotonic()
         self._ctx.decode(self._batch)
+        self._threads.observe(threads, batch.n_tokens, time.monotonic() - started)
         if outputs:
             LLM_PARALLEL.observe(len(outputs))
         now = time.monotonic()

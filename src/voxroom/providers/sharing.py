@@ -8,6 +8,10 @@ one llama.cpp decode step advanced together. The server exposes them on `/metric
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import CollectorRegistry, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -26,3 +30,29 @@ LLM_PARALLEL = Histogram(
     buckets=_SIZES,
     registry=REGISTRY,
 )
+
+
+class RunningModels:
+    """Model calls running right now in this process's model pools (Whisper, Piper,
+    embeddings): while one runs, it has a core, and the LLM engine keeps to one thread."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+
+
+MODELS_RUNNING = RunningModels()

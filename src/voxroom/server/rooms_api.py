@@ -152,9 +152,7 @@ def issue_join_token(
     return {"token": token, "expires_at": expires_at, "room": room_id, "identity": identity}
 
 
-def add_rooms_routes(
-    app: web.Application, rooms: RoomDirectory, authority: TokenAuthority
-) -> None:
+def add_rooms_routes(app: web.Application, rooms: RoomDirectory, authority: TokenAuthority) -> None:
     app[ROOMS] = rooms
     app[ROOMS_AUTHORITY] = authority
     app.router.add_post("/api/v1/rooms", create_room)
