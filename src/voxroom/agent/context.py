@@ -110,6 +110,11 @@ class ChatContext:
         self._entries: list[_Entry] = []
 
     @property
+    def preamble(self) -> list[ChatMessage]:
+        """The instructions and examples every request of the session starts with."""
+        return list(self._preamble)
+
+    @property
     def history(self) -> list[ChatMessage]:
         return [entry.message for entry in self._entries]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from voxroom.agent.agent import Agent
@@ -20,7 +21,9 @@ from voxroom.agent.timing import now
 from voxroom.agent.tool_guard import refusal
 from voxroom.agent.tools import ToolResult, Tools, agent_tools, run_tool, side_effects_of
 from voxroom.audit import events as ev
-from voxroom.providers.base import LLM, ChatMessage, LLMRequest, LLMUsage, ToolCall
+from voxroom.providers.base import LLM, ChatMessage, LLMRequest, LLMUsage, ProviderError, ToolCall
+
+log = logging.getLogger(__name__)
 
 Emit = Callable[[ev.Event], object]
 
@@ -50,6 +53,17 @@ class ReplyWriter:
         self._llm = llm
         self._emit = emit
         self._on_tool_round = on_tool_round  # tools ran: for the chat context
+
+    async def prepare(self, preamble: list[ChatMessage]) -> None:
+        """Let the model read what every request will start with (with the tools the first
+        step offers) before the first question comes. Best effort: a failure here is the
+        first request's to report."""
+        offered = [spec for spec, _ in agent_tools(self._agent).values()]
+        request = LLMRequest(preamble, tools=offered if self._agent.max_tool_steps > 0 else [])
+        try:
+            await self._llm.prepare(request)
+        except ProviderError as exc:
+            log.info("the model could not read the session's instructions ahead: %s", exc)
 
     async def text(
         self, turn_id: int, request: LLMRequest, facts: ReplyFacts = ReplyFacts("")

@@ -170,6 +170,7 @@ class AgentSession:
             self.log.emit(started)
         self.log.emit(ev.ParticipantJoined(identity=self.agent.name, role="agent"))
         self.log.emit(ev.StateChanged(state=self.state))
+        self._spawn(self._writer.prepare(self.context.preamble))
         reason = "call ended" if self.transport.multiparty else "peer left"
         try:
             async for change in self.transport.participants():

@@ -258,6 +258,12 @@ class LLM(ABC):
     def stream(self, request: LLMRequest) -> AsyncIterator[str]:
         """Yield text deltas as the model produces them; fill `request.usage` as known."""
 
+    async def prepare(self, request: LLMRequest) -> None:
+        """Read the start every later request of a session shares (instructions, examples,
+        tools) before the first one comes, where the model keeps what it read (a local
+        llama.cpp); nothing by default."""
+        return None
+
 
 # --- Embeddings ----------------------------------------------------------------------------
 

@@ -123,6 +123,9 @@ class CachedLLM(LLM):
         self.name = llm.name
         self.model = llm.model
 
+    async def prepare(self, request: LLMRequest) -> None:
+        await self.inner.prepare(request)
+
     async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
         started = time.monotonic()
         text, kind, similarity = await self.cache.lookup(request, self.model)

@@ -146,6 +146,9 @@ class LLMChain(LLM):
             self.chain, self.policy, lambda p: p.stream(request), "LLM", self.cooldowns, served
         )
 
+    async def prepare(self, request: LLMRequest) -> None:
+        await self.chain[0].prepare(request)  # the one that answers while it works
+
 
 class TTSChain(TTS):
     def __init__(self, chain: Sequence[TTS], policy: RetryPolicy | None = None) -> None:
