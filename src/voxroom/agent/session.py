@@ -38,6 +38,7 @@ from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
 from voxroom.providers.base import LLMRequest, Transcript
 from voxroom.providers.factory import ModelSet
+from voxroom.providers.sharing import SESSIONS_RUNNING
 from voxroom.transport.base import (
     INBOUND_SAMPLE_RATE,
     ParticipantInfo,
@@ -172,18 +173,19 @@ class AgentSession:
         self.log.emit(ev.StateChanged(state=self.state))
         self._spawn(self._writer.prepare(self.context.preamble))
         reason = "call ended" if self.transport.multiparty else "peer left"
-        try:
-            async for change in self.transport.participants():
-                if isinstance(change, ParticipantJoined):
-                    await self._join(change.participant)
-                else:
-                    await self._leave(change.identity)
-        except asyncio.CancelledError:
-            reason = "cancelled"
-            raise
-        finally:
-            # Shielded: a second cancellation must not cut the recording or the final event.
-            await asyncio.shield(self._teardown(reason))
+        with SESSIONS_RUNNING.running():  # the LLM engine counts calls (llm_threads)
+            try:
+                async for change in self.transport.participants():
+                    if isinstance(change, ParticipantJoined):
+                        await self._join(change.participant)
+                    else:
+                        await self._leave(change.identity)
+            except asyncio.CancelledError:
+                reason = "cancelled"
+                raise
+            finally:
+                # Shielded: a second cancellation must not cut the recording or the final event.
+                await asyncio.shield(self._teardown(reason))
 
     def _restore(self, continued: Continuation) -> None:
         """Put the conversation so far back in the model's context."""

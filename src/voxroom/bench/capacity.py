@@ -69,6 +69,7 @@ QUICK_LEVELS = (1, 2)
 MAX_P90_MS = 1500.0
 REPLY_TIMEOUT_S = 15.0  # a question with no agent audio this long after it is unanswered
 GAP_S = (2.0, 4.0)
+SLOWEST = 3  # turns per level whose stages are reported
 QUIET_S = 0.5  # after `listening`, the answer's last frames still in flight
 LISTENING = {
     "type": "state",
@@ -106,6 +107,7 @@ class Turn:
     session: int
     speech_end: float
     voice_to_voice_ms: float | None  # None: unanswered within REPLY_TIMEOUT_S
+    stages: dict[str, float] = field(default_factory=dict)  # the server's turn_metrics
 
 
 class TalkingClient(VoxroomClient):
@@ -138,6 +140,13 @@ class TalkingClient(VoxroomClient):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._heard.wait(), remaining)
 
+    def stages_after(self, since: float) -> dict[str, float]:
+        """The server's stage timings of the turn that ended at `since` (its turn_metrics)."""
+        for arrived, message in self.messages:
+            if arrived >= since and message.get("type") == "turn_metrics":
+                return {k: v for k, v in message.items() if k.endswith("_ms") and v is not None}
+        return {}
+
     async def answer_over(self, since: float, timeout: float) -> None:
         """Until the agent is listening again after `since` and its audio has stopped."""
         with contextlib.suppress(TimeoutError):
@@ -165,10 +174,12 @@ class Talker:
             end = await self.client.speak(audio, RATE)
             first = await self.client.first_voice_after(end, REPLY_TIMEOUT_S)
             v2v = None if first is None else round((first - end) * 1000, 1)
-            self.turns.append(Turn(self.index, end, v2v))
+            turn = Turn(self.index, end, v2v)
+            self.turns.append(turn)
             self.progress.set()
             if first is not None:
                 await self.client.answer_over(first, timeout=60)
+                turn.stages = self.client.stages_after(end)
             await asyncio.sleep(rng.uniform(*GAP_S))
 
 
@@ -209,6 +220,10 @@ def judge_level(
     p50 = percentile(scored, 0.5) if scored else None
     p90 = percentile(scored, 0.9) if scored else None
     holds = bool(scored) and unanswered == 0 and p90 is not None and p90 <= max_p90_ms
+    slowest = sorted(
+        (t for t in turns if t.voice_to_voice_ms is not None),
+        key=lambda t: -(t.voice_to_voice_ms or 0.0),
+    )[:SLOWEST]
     return {
         "sessions": sessions,
         "turns": len(turns),
@@ -216,6 +231,8 @@ def judge_level(
         "voice_to_voice_ms": {"p50": p50, "p90": p90},
         "holds": holds,
         **sharing,
+        # Where the slowest answers' time went, from the server's turn_metrics.
+        "slowest": [{"voice_to_voice_ms": t.voice_to_voice_ms, **t.stages} for t in slowest],
     }
 
 
@@ -338,11 +355,14 @@ async def _ramp(
 
 
 async def _utterances(workdir: Path) -> list[np.ndarray]:
+    """Every question in both voices, alternating; a session asks them in this order, so it
+    never asks the same question twice in a row (the agent would rightly take its second
+    "Paris." for a repeat and say it again, which is not what this measures)."""
     speech = SpeechMaker(workdir)
     made = []
-    for index, text in enumerate(QUESTIONS):
-        for voice in VOICES[index % 2 :] + VOICES[: index % 2]:
-            made.append(await speech.say(text, voice))
+    for turn in range(2):
+        for index, text in enumerate(QUESTIONS):
+            made.append(await speech.say(text, VOICES[(index + turn) % 2]))
     return made
 
 

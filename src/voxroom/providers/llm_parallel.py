@@ -41,7 +41,7 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSamp
 from voxroom.providers.base import LLM, LLMRequest, ProviderError
 from voxroom.providers.llm_threads import ThreadChoice
 from voxroom.providers.prompt import COMPLETION_STOPS, CallExtractor, completion_prompt
-from voxroom.providers.sharing import LLM_PARALLEL, MODELS_RUNNING
+from voxroom.providers.sharing import LLM_PARALLEL, MODELS_RUNNING, SESSIONS_RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class ParallelLlama:
         params.n_threads = params.n_threads_batch = 1
         params.kv_unified = False  # each sequence its own stream: attention over its own tokens
         self._ctx = LlamaContext(model=self._model, params=params, verbose=False)
-        self._threads = ThreadChoice(threads, lambda: MODELS_RUNNING.count)
+        self._threads = ThreadChoice(threads, _others_running)
         self._threads_set = 1
         self._batch = LlamaBatch(n_tokens=batch, embd=0, n_seq_max=1, verbose=False)
         self._n_batch = batch
@@ -451,6 +451,12 @@ class ParallelLlamaCppLLM(LLM):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.engine.close()
+
+
+def _others_running() -> int:
+    """What else needs a core: model calls, and every call after the first (each one's audio
+    is decoded, encoded and listened to on the event loop)."""
+    return MODELS_RUNNING.count + max(0, SESSIONS_RUNNING.count - 1)
 
 
 def _post(

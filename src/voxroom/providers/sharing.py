@@ -32,9 +32,10 @@ LLM_PARALLEL = Histogram(
 )
 
 
-class RunningModels:
-    """Model calls running right now in this process's model pools (Whisper, Piper,
-    embeddings): while one runs, it has a core, and the LLM engine keeps to one thread."""
+class Running:
+    """How many of something run right now in this process: model calls in the model pools
+    (Whisper, Piper, embeddings), or calls (sessions), whose media work keeps the event loop
+    busy. The LLM engine takes a second thread only while nothing else needs a core."""
 
     def __init__(self) -> None:
         self._count = 0
@@ -55,4 +56,5 @@ class RunningModels:
                 self._count -= 1
 
 
-MODELS_RUNNING = RunningModels()
+MODELS_RUNNING = Running()
+SESSIONS_RUNNING = Running()
