@@ -11,6 +11,7 @@ import pytest
 
 from voxroom.agent.voice import APOLOGY
 from voxroom.providers.base import ChatMessage, LLMRequest, ProviderError
+from voxroom.providers.sharing import AGENTS_SPEAKING, SESSIONS_RUNNING
 
 from .fakes import (
     QUIET,
@@ -315,3 +316,20 @@ async def test_no_reply_starts_after_the_session_ended(make_rig: MakeRig) -> Non
 
     assert events[-1] == "session_ended", events[events.index("session_ended") :]
     assert len(llm.requests) == 1
+
+
+async def test_a_session_counts_as_a_call_and_as_speaking_for_the_llm_threads(
+    make_rig: MakeRig,
+) -> None:
+    calls, speaking = SESSIONS_RUNNING.count, AGENTS_SPEAKING.count
+    rig = await make_rig(autoplay=False)  # the reply's audio stays queued: it keeps speaking
+    await eventually(lambda: SESSIONS_RUNNING.count == calls + 1)
+
+    rig.chat("hi")
+    await queue_whole_reply(rig)
+    rig.sink.play(1)  # its first sentence starts playing
+    assert rig.session.state == "speaking" and AGENTS_SPEAKING.count == speaking + 1
+
+    rig.transport.feed.end()  # the call ends mid-reply
+    await asyncio.wait_for(rig.task, 3)
+    assert (SESSIONS_RUNNING.count, AGENTS_SPEAKING.count) == (calls, speaking)

@@ -38,7 +38,7 @@ from voxroom.audit.log import SessionEventLog
 from voxroom.config import VoxroomConfig
 from voxroom.providers.base import LLMRequest, Transcript
 from voxroom.providers.factory import ModelSet
-from voxroom.providers.sharing import SESSIONS_RUNNING
+from voxroom.providers.sharing import AGENTS_SPEAKING, SESSIONS_RUNNING
 from voxroom.transport.base import (
     INBOUND_SAMPLE_RATE,
     ParticipantInfo,
@@ -109,6 +109,7 @@ class AgentSession:
         chosen = policy or agent.turn_policy or ("addressed" if transport.multiparty else "always")
         self.policy = make_policy(chosen, (agent.name, *agent.wake_phrases, *wake_phrases))
         self.state: msg.AgentState = "listening"
+        self._counted_speaking = False
         self.speakers: dict[str, Speaker] = {}
         self._turn_counter = 0
         self._turn_speakers: dict[int, ParticipantInfo] = {}  # whose turn; absent: the agent's
@@ -253,6 +254,7 @@ class AgentSession:
         for task in self._background:
             task.cancel()
         await self.voice.close()
+        self._count_speaking(False)
         with contextlib.suppress(Exception):
             await self.agent.on_exit()
         for finalize in self._finalizers:
@@ -538,7 +540,14 @@ class AgentSession:
     def _set_state(self, state: msg.AgentState) -> None:
         if state != self.state:
             self.state = state
+            self._count_speaking(state == "speaking")
             self.log.emit(ev.StateChanged(state=state))
+
+    def _count_speaking(self, speaking: bool) -> None:
+        """For the LLM engine's threads (providers/llm_threads.py)."""
+        if speaking != self._counted_speaking:
+            AGENTS_SPEAKING.add(1 if speaking else -1)
+            self._counted_speaking = speaking
 
     def _forward_to_client(self, event: ev.Event) -> None:
         if (message := msg.client_message(event)) is None:

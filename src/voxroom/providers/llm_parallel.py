@@ -41,7 +41,12 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSamp
 from voxroom.providers.base import LLM, LLMRequest, ProviderError
 from voxroom.providers.llm_threads import ThreadChoice
 from voxroom.providers.prompt import COMPLETION_STOPS, CallExtractor, completion_prompt
-from voxroom.providers.sharing import LLM_PARALLEL, MODELS_RUNNING, SESSIONS_RUNNING
+from voxroom.providers.sharing import (
+    AGENTS_SPEAKING,
+    LLM_PARALLEL,
+    MODELS_RUNNING,
+    SESSIONS_RUNNING,
+)
 
 log = logging.getLogger(__name__)
 
@@ -454,9 +459,10 @@ class ParallelLlamaCppLLM(LLM):
 
 
 def _others_running() -> int:
-    """What else needs a core: model calls, and every call after the first (each one's audio
-    is decoded, encoded and listened to on the event loop)."""
-    return MODELS_RUNNING.count + max(0, SESSIONS_RUNNING.count - 1)
+    """What else needs a core: model calls, every call after the first (each one's audio is
+    decoded, encoded and listened to on the event loop), and agents speaking (the rest of a
+    reply is not in a hurry then; the barge-in check is)."""
+    return MODELS_RUNNING.count + max(0, SESSIONS_RUNNING.count - 1) + AGENTS_SPEAKING.count
 
 
 def _post(

@@ -6,9 +6,10 @@ wait for each other at every step, so when another thread holds a core, two thre
 each other: 0.6–0.7 tokens/s against 3.8–5.2 with one, measured on a busy machine; and in
 `bench capacity` with two threads, three calls' first tokens took up to 2.8 s (their audio
 keeps the event loop busy). So the engine takes its second thread only while nothing else
-in the process computes: one call, no Whisper, Piper or embedding call running, one reply
-generating (several replies batch into one step, and then the other core is the other
-sessions' speech models'). It also watches
+in the process computes: one call, the agent not speaking (then the rest of its reply is in
+no hurry, and the event loop paces its audio and listens for barge-in), no Whisper, Piper or
+embedding call running, one reply generating (several replies batch into one step, and then
+the other core is the other sessions' speech models'). It also watches
 its own steps for contention from outside the process (other workers, other programs):
 when a step with all threads is much slower than the fastest such step, several times in
 a row, it keeps to one thread for a while, then tries again.

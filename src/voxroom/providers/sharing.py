@@ -34,8 +34,10 @@ LLM_PARALLEL = Histogram(
 
 class Running:
     """How many of something run right now in this process: model calls in the model pools
-    (Whisper, Piper, embeddings), or calls (sessions), whose media work keeps the event loop
-    busy. The LLM engine takes a second thread only while nothing else needs a core."""
+    (Whisper, Piper, embeddings), calls (sessions), whose media work keeps the event loop
+    busy, and agents speaking (their audio is paced out, and listened over for barge-in, on
+    the event loop). The LLM engine takes a second thread only while nothing else needs a
+    core."""
 
     def __init__(self) -> None:
         self._count = 0
@@ -45,16 +47,19 @@ class Running:
     def count(self) -> int:
         return self._count
 
+    def add(self, delta: int) -> None:
+        with self._lock:
+            self._count += delta
+
     @contextmanager
     def running(self) -> Iterator[None]:
-        with self._lock:
-            self._count += 1
+        self.add(1)
         try:
             yield
         finally:
-            with self._lock:
-                self._count -= 1
+            self.add(-1)
 
 
 MODELS_RUNNING = Running()
 SESSIONS_RUNNING = Running()
+AGENTS_SPEAKING = Running()
