@@ -3,6 +3,7 @@ of its first question, and a short answer that ends at its line break."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -56,3 +57,49 @@ async def test_the_instructions_read_ahead_are_all_the_first_question_shares(
     assert "\n" not in text and request.usage.finish_reason == "stop"
     assert request.usage.completion_tokens is not None
     assert request.usage.completion_tokens <= len(text.split()) + 4
+
+
+async def test_a_long_prompt_is_read_in_small_chunks_while_a_reply_generates(
+    llm: ParallelLlamaCppLLM,
+) -> None:
+    engine = llm.engine
+    steps: list[int] = []
+    decode = engine._ctx.decode
+
+    def recorded(batch: object) -> None:
+        steps.append(engine._batch.batch.n_tokens)
+        decode(batch)  # type: ignore[arg-type]
+
+    engine._ctx.decode = recorded  # type: ignore[method-assign]
+    try:
+        story = LLMRequest(
+            [ChatMessage("user", "Count from one to forty in words, on one line.")],
+            max_tokens=40,
+            temperature=0.0,
+        )
+        long_prompt = [
+            ChatMessage("user", f"Fact {i}: the number {i} is a number.") for i in range(40)
+        ]
+        question = LLMRequest(
+            [*long_prompt, ChatMessage("user", "What is two plus two?")], max_tokens=4
+        )
+
+        async def reply() -> None:
+            async for _ in llm.stream(story):
+                pass
+
+        async def ask() -> None:
+            while len(steps) < 3:  # the story is generating
+                await asyncio.sleep(0.005)
+            async for _ in llm.stream(question):
+                break
+
+        await asyncio.gather(reply(), ask())
+    finally:
+        engine._ctx.decode = decode  # type: ignore[method-assign]
+
+    # The story's prompt went in whole (it was alone); the question's ~500 tokens went in
+    # beside the story's tokens, 32 at a time (1 story token + 32).
+    assert max(steps[:2]) > 10
+    assert sum(1 for n in steps if n == 33) >= 3
+    assert max(steps[2:]) <= 128

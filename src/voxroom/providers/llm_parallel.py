@@ -175,6 +175,7 @@ class ParallelLlama:
         threads: int = 2,
         batch: int = 512,
         prefill_chunk: int = 128,
+        prefill_beside_replies: int = 32,
     ) -> None:
         llama_cpp.llama_backend_init()
         _logger.set_verbose(False)  # llama.cpp's load and context logs (as `Llama` does)
@@ -194,6 +195,7 @@ class ParallelLlama:
         self._batch = LlamaBatch(n_tokens=batch, embd=0, n_seq_max=1, verbose=False)
         self._n_batch = batch
         self._chunk = min(prefill_chunk, batch)
+        self._chunk_beside_replies = min(prefill_beside_replies, self._chunk)
         self.context = context
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._model.vocab)
         self._buffer = ctypes.create_string_buffer(64)
@@ -302,13 +304,17 @@ class ParallelLlama:
                 job.next_token = None
                 outputs.append((job, batch.n_tokens - 1))
         read: list[Job] = []  # prompts read to their end that generate nothing (`prepare`)
-        for slot in sorted(running, key=lambda s: s.last_used):  # then prompts, in chunks
+        # Then prompts, in chunks; smaller ones while replies are generating: a step that
+        # reads 128 prompt tokens on one thread takes ~0.5 s, and every running reply waits
+        # that long for its next token.
+        chunk = self._chunk if not outputs else self._chunk_beside_replies
+        for slot in sorted(running, key=lambda s: s.last_used):
             job = slot.job
             assert job is not None
             room = self._n_batch - batch.n_tokens
             if not job.pending or room <= 0:
                 continue
-            take = job.pending[: min(self._chunk, room)]
+            take = job.pending[: min(chunk, room)]
             del job.pending[: len(take)]
             for k, token in enumerate(take):
                 add(slot, token, not job.pending and k == len(take) - 1)
