@@ -84,13 +84,14 @@ async def test_a_long_prompt_is_read_in_small_chunks_while_a_reply_generates(
             [*long_prompt, ChatMessage("user", "What is two plus two?")], max_tokens=4
         )
 
+        generating = asyncio.Event()
+
         async def reply() -> None:
             async for _ in llm.stream(story):
-                pass
+                generating.set()
 
         async def ask() -> None:
-            while len(steps) < 3:  # the story is generating
-                await asyncio.sleep(0.005)
+            await generating.wait()
             async for _ in llm.stream(question):
                 break
 
