@@ -477,5 +477,7 @@ def _post(
     kind: str,
     value: object,
 ) -> None:
-    """From the engine thread to the stream's loop."""
-    loop.call_soon_threadsafe(items.put_nowait, (kind, value))
+    """From the engine thread to the stream's loop (gone, if the loop closed: a job cancelled
+    while the step that emits its token was running must not fail the other jobs' step)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(items.put_nowait, (kind, value))
