@@ -21,7 +21,15 @@ from voxroom.agent.timing import now
 from voxroom.agent.tool_guard import refusal
 from voxroom.agent.tools import ToolResult, Tools, agent_tools, run_tool, side_effects_of
 from voxroom.audit import events as ev
-from voxroom.providers.base import LLM, ChatMessage, LLMRequest, LLMUsage, ProviderError, ToolCall
+from voxroom.providers.base import (
+    LLM,
+    ChatMessage,
+    LLMRequest,
+    LLMUsage,
+    ProviderError,
+    ToolCall,
+    ToolSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +66,7 @@ class ReplyWriter:
         """Let the model read what every request will start with (with the tools the first
         step offers) before the first question comes. Best effort: a failure here is the
         first request's to report."""
-        offered = [spec for spec, _ in agent_tools(self._agent).values()]
-        request = LLMRequest(preamble, tools=offered if self._agent.max_tool_steps > 0 else [])
+        request = LLMRequest(preamble, tools=_offered(agent_tools(self._agent), 0, self._agent))
         try:
             await self._llm.prepare(request)
         except ProviderError as exc:
@@ -84,7 +91,7 @@ class ReplyWriter:
         fresh = list(facts.fresh) if facts.fresh is not None else request.messages
         results: list[str] = []  # what this turn's tools returned
         for step in range(max_steps + 1):
-            offered = [spec for spec, _ in tools.values()] if step < max_steps else []
+            offered = _offered(tools, step, self._agent)
             step_request = dataclasses.replace(
                 request, messages=messages, tools=offered, usage=LLMUsage()
             )
@@ -279,6 +286,11 @@ class ReplyWriter:
                     step=step,
                 )
             )
+
+
+def _offered(tools: Tools, step: int, agent: Agent) -> list[ToolSpec]:
+    """The tools a step offers: all of them, except on the last step (it has to answer)."""
+    return [spec for spec, _ in tools.values()] if step < agent.max_tool_steps else []
 
 
 def _without_tools(messages: list[ChatMessage]) -> list[ChatMessage]:
