@@ -26,4 +26,5 @@ def test_two_talking_sessions_are_measured_and_reported() -> None:
     assert report["stt_batch_size"]["mean"] == 1.0
     assert [level["sessions"] for level in report["levels"]] == [1, 2]
     assert all(level["turns"] >= level["sessions"] for level in report["levels"])
+    assert all(level["server_cpu_s_per_turn"] > 0 for level in report["levels"])
     assert report["server_errors"] == []

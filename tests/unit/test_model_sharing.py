@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 
-from voxroom.bench.capacity import Turn, _sharing_means, judge_level, talking_sessions
+from voxroom.bench.capacity import (
+    Turn,
+    _sharing_means,
+    cpu_per_turn,
+    judge_level,
+    talking_sessions,
+)
 from voxroom.providers.base import ModelRunner
 from voxroom.providers.batching import BatchRunner
 from voxroom.providers.llm_parallel import Slot, StopText, common_prefix, pick_slot
@@ -179,3 +185,15 @@ def test_sharing_means_come_from_the_window_only() -> None:
     assert means["stt_batch_size"]["mean"] == 2.0
     assert means["llm_parallel"]["mean"] == 2.0
     assert _sharing_means(after, after)["llm_parallel"]["mean"] is None
+
+
+def test_cpu_per_turn_divides_the_windows_cpu_by_its_questions() -> None:
+    # Two sessions: one asked at 0, 8 and 18 s, the other at 3 and 12 s.
+    turns = [Turn(0, 0.0, 900), Turn(1, 3.0, 900), Turn(0, 8.0, 900), Turn(1, 12.0, 900),
+             Turn(0, 18.0, 900)]  # fmt: skip
+    level = {"server_cpu_pct": 50.0, "client_cpu_pct": 10.0, "window_s": 20.0}
+    figures = cpu_per_turn(level, turns)
+    assert figures["server_cpu_s_per_turn"] == 2.0  # 0.5 core × 20 s / 5 questions
+    assert figures["client_cpu_s_per_turn"] == 0.4
+    assert figures["turn_interval_s"] == 9.0  # gaps 8, 10 and 9 s: the median
+    assert cpu_per_turn(level, [])["server_cpu_s_per_turn"] is None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import json
 import logging
 import random
@@ -236,6 +237,26 @@ def judge_level(
     }
 
 
+def cpu_per_turn(level: dict[str, Any], turns: list[Turn]) -> dict[str, Any]:
+    """What one conversation turn costs, to size machines by: CPU seconds of the server and of
+    the clients per question in the window, and how often each session asks (the median time
+    between a session's questions). A machine's cores carry at most
+    `cores × turn_interval_s / (server + clients CPU per turn)` sessions, at full load."""
+    by_session: dict[int, list[float]] = {}
+    for turn in turns:
+        by_session.setdefault(turn.session, []).append(turn.speech_end)
+    intervals = [b - a for ends in by_session.values() for a, b in itertools.pairwise(ends)]
+
+    def per_turn(cpu_pct: float) -> float | None:
+        return round(cpu_pct / 100 * level["window_s"] / len(turns), 3) if turns else None
+
+    return {
+        "server_cpu_s_per_turn": per_turn(level["server_cpu_pct"]),
+        "client_cpu_s_per_turn": per_turn(level["client_cpu_pct"]),
+        "turn_interval_s": round(percentile(intervals, 0.5), 2) if intervals else None,
+    }
+
+
 def talking_sessions(levels: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The largest level that held before the first that did not."""
     best = None
@@ -335,6 +356,7 @@ async def _ramp(
                 level["window_s"] = round(time.monotonic() - began, 1)
                 level["server_cpu_pct"] = round(server.cpu_percent(), 1)
                 level["client_cpu_pct"] = round(me.cpu_percent(), 1)
+                level.update(cpu_per_turn(level, turns))
                 levels.append(level)
                 log.info("capacity: %s", json.dumps(level))
                 if not level["holds"]:
@@ -425,7 +447,8 @@ def print_capacity_report(report: dict[str, Any], as_json: bool) -> None:
     for name, run in runs:
         table = Table(
             "sessions", "turns", "v2v p50", "v2v p90", "unanswered", "stt batch", "llm parallel",
-            "server %", "clients %", "holds", title=f"{name} ({run['config']})",
+            "server %", "clients %", "server CPU s/turn", "turn every s", "holds",
+            title=f"{name} ({run['config']})",
         )  # fmt: skip
         for level in run["levels"]:
             table.add_row(
@@ -438,6 +461,8 @@ def print_capacity_report(report: dict[str, Any], as_json: bool) -> None:
                 str(level["llm_parallel"]["mean"]),
                 str(level["server_cpu_pct"]),
                 str(level["client_cpu_pct"]),
+                str(level.get("server_cpu_s_per_turn")),
+                str(level.get("turn_interval_s")),
                 "yes" if level["holds"] else "NO",
             )
         console.print(table)
