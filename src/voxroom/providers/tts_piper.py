@@ -9,6 +9,11 @@ advise for dynamic shapes (microsoft/onnxruntime#11118, #11627): activations are
 per run and returned (the big ones are mapped and unmapped), RSS stayed flat over the same
 300 sentences, ~250 MB lower. The price is the page faults of fresh buffers: ~12 ms of CPU
 for a ~100 MB sentence, a few % of its synthesis (issue 15).
+
+Threads: onnxruntime's pool threads spin-wait between operators by default. Beside another
+busy thread (the LLM's, Whisper's) they fight it for the cores: a sentence took 821 ms
+against 283 ms with spinning off, and 304 against 242 ms with the machine otherwise idle
+(medians of 9 sentences, measured side by side on 2 cores; issue 17). So spinning is off.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ def load_voice(model_path: str | Path, config_path: str | Path | None = None) ->
     options = onnxruntime.SessionOptions()
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(
         str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
     )
