@@ -15,16 +15,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from voxroom.agent import protocol as msg
 from voxroom.agent.agent import Agent
+from voxroom.agent.client_messages import ClientMessages
 from voxroom.agent.context import ChatContext, UserTurn
+from voxroom.agent.continuation import Continuation
 from voxroom.agent.endpointing import BackchannelFilter
 from voxroom.agent.generation import ReplyFacts, ReplyWriter
 from voxroom.agent.listener import HeardSpeech, SpeechListener
@@ -51,35 +51,6 @@ log = logging.getLogger(__name__)
 
 # (participant identity, mono int16 samples, sample rate): a participant's audio as it arrives
 InboundObserver = Callable[[str, np.ndarray, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryLine:
-    """One thing said earlier in a continued session: a user's final turn or what of a reply
-    was heard (`role` "assistant")."""
-
-    turn_id: int | None
-    role: Literal["user", "assistant"]
-    text: str
-    speaker: str | None = None  # the user's display name (rooms)
-    interrupted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Continuation:
-    """A session another process began and this one continues (its fleet worker died or was
-    drained): the conversation so far and where it comes from. The session then logs
-    `redispatched` instead of `session_started`, greets nobody, and numbers turns on."""
-
-    history: Sequence[HistoryLine]
-    last_turn_id: int
-    reason: Literal["worker_lost", "handoff"]
-    from_worker: str
-    to_worker: str
-    part: int = 2
-    last_event_t: float | None = None  # session clock of the last event stored before
-    # The lost worker's part of the recording, repaired by the worker continuing it.
-    lost_recording: ev.RecordingSaved | None = None
 
 
 class AgentSession:
@@ -132,10 +103,13 @@ class AgentSession:
         self.continued = continued
         self._handoff: ev.HandedOff | None = None  # set: it stops here to go on elsewhere
         if continued is not None:
-            self._restore(continued)
+            continued.restore(self.context)
+            self._turn_counter = continued.last_turn_id
+            self._entered = True  # greeted already, in the part before
         agent.session = self
-        self.log.subscribe(self._forward_to_client)
-        transport.on_message(self._on_client_message)
+        self._clients = ClientMessages(self, self._spawn)
+        self.log.subscribe(self._clients.forward)
+        transport.on_message(self._clients.received)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -149,24 +123,9 @@ class AgentSession:
             "tts": models.tts.name,
         }
         transport = type(self.transport).__name__
-        if (continued := self.continued) is not None:
-            if continued.reason == "worker_lost":
-                last = continued.last_event_t
-                self.log.emit(ev.WorkerLost(worker=continued.from_worker, last_event_t=last))
-                if continued.lost_recording is not None:
-                    self.log.emit(continued.lost_recording)
-            self.log.emit(
-                ev.Redispatched(
-                    reason=continued.reason,
-                    from_worker=continued.from_worker,
-                    to_worker=continued.to_worker,
-                    agent=self.agent.name,
-                    transport=transport,
-                    models=used,
-                    restored_messages=len(continued.history),
-                    part=continued.part,
-                )
-            )
+        if self.continued is not None:
+            for event in self.continued.opening_events(self.agent.name, transport, used):
+                self.log.emit(event)
         else:
             started = ev.SessionStarted(agent=self.agent.name, transport=transport, models=used)
             self.log.emit(started)
@@ -187,16 +146,6 @@ class AgentSession:
             finally:
                 # Shielded: a second cancellation must not cut the recording or the final event.
                 await asyncio.shield(self._teardown(reason))
-
-    def _restore(self, continued: Continuation) -> None:
-        """Put the conversation so far back in the model's context."""
-        for line in continued.history:
-            if line.role == "user" and line.turn_id is not None:
-                self.context.add_user(line.turn_id, line.text, line.speaker)
-            elif line.role == "assistant":
-                self.context.add_reply(line.turn_id, line.text, line.interrupted)
-        self._turn_counter = continued.last_turn_id
-        self._entered = True  # greeted already, in the part before
 
     def hand_off(self, worker: str, reason: str = "drain") -> None:
         """End this part of the session without ending the session: when the call ends for
@@ -267,6 +216,11 @@ class AgentSession:
         else:
             self.log.emit(ev.SessionEnded(reason=reason))
 
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def add_finalizer(self, finalize: Callable[[], Awaitable[None]]) -> None:
         """Run `finalize` when the session ends, before `session_ended` is logged."""
         self._finalizers.append(finalize)
@@ -319,14 +273,10 @@ class AgentSession:
         """Send an app message (a JSON object with a `type`) to the people with one of
         `roles`, and/or the identities `to`; to everyone when both are None. It is logged
         (`app_message`, audience included) like everything the agent says."""
-        audience = None if roles is None and to is None else sorted(self._audience(roles, to))
+        audience = (
+            None if roles is None and to is None else sorted(self._clients.audience(roles, to))
+        )
         self.log.emit(ev.AppMessage(message=message, audience=audience))
-
-    def _audience(self, roles: Collection[str] | None, to: Collection[str] | None) -> set[str]:
-        chosen = set(to or ())
-        if roles is not None:
-            chosen |= {who for who, s in self.speakers.items() if s.info.role in roles}
-        return chosen
 
     async def say(self, text: str) -> None:
         """Speak `text` as the agent (not added to the model's context as a user turn)."""
@@ -476,56 +426,6 @@ class AgentSession:
             to = answers.speaker.identity if answers and answers.speaker else None
             self.policy.replied(to, reply.heard_text, now())
 
-    # --- client messages ---------------------------------------------------------------------
-    def _on_client_message(self, sender: str, raw: dict[str, Any]) -> None:
-        kind = raw.get("type")
-        if isinstance(kind, str) and kind not in msg.CLIENT_TYPES:  # an app's own ("ask")
-            self._spawn(self._app_message(sender, raw))
-            return
-        try:
-            message = msg.client_message_adapter.validate_python(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            self.log.emit(
-                ev.ErrorOccurred(component="protocol", message=f"invalid message: {first['msg']}")
-            )
-            return
-        speaker = self.speakers.get(sender)
-        if isinstance(message, msg.ChatIn):
-            turn_id = self.new_turn_id(speaker.info if speaker else None)
-            timings = TurnTimings(turn_id, end_of_turn=now(), transcript_ready=now())
-            self._spawn(self.on_user_turn(message.text, timings, source="chat"))
-        elif isinstance(message, msg.InterruptIn):
-            self.voice.interrupt()
-        elif speaker is None:
-            return  # push-to-talk or mode from someone not (or no longer) in the call
-        elif isinstance(message, msg.ModeIn):
-            speaker.listener.set_mode(message.mode)
-        elif isinstance(message, msg.PushToTalkIn):
-            listener = speaker.listener
-            listener.press() if message.action == "press" else listener.release()
-
-    async def _app_message(self, sender: str, message: dict[str, Any]) -> None:
-        speaker = self.speakers.get(sender)
-        try:
-            handled = await self.agent.on_app_message(speaker.info if speaker else None, message)
-        except Exception as exc:  # an app's bug must not end the call: report it
-            log.exception("session %s: on_app_message failed", self.id)
-            handled, reason = True, f"the agent failed on a {message['type']!r} message: {exc}"
-            self.log.emit(ev.ErrorOccurred(component="agent", message=reason))
-        if not handled:
-            self.log.emit(
-                ev.ErrorOccurred(
-                    component="protocol",
-                    message=f"invalid message: unknown type {message['type']!r}",
-                )
-            )
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     # --- output helpers ----------------------------------------------------------------------
     def _emit(self, event: ev.Event) -> None:
         """Log `event`; a turn's events carry whose turn it is (and a transcript their name)."""
@@ -548,17 +448,6 @@ class AgentSession:
         if speaking != self._counted_speaking:
             AGENTS_SPEAKING.add(1 if speaking else -1)
             self._counted_speaking = speaking
-
-    def _forward_to_client(self, event: ev.Event) -> None:
-        if (message := msg.client_message(event)) is None:
-            return
-        if isinstance(event, ev.AppMessage):
-            audience = event.audience
-        elif (roles := self.agent.captions_to) is not None:
-            audience = sorted(self._audience(roles, None))
-        else:
-            audience = None
-        self.transport.send(message, to=audience)
 
     def _session_time(self, monotonic: float | None) -> float | None:
         return None if monotonic is None else round(self.log.to_session_time(monotonic), 3)

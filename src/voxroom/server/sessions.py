@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from voxroom.agent.agent import Agent
+from voxroom.agent.continuation import Continuation
 from voxroom.agent.policy import PolicyName
-from voxroom.agent.session import AgentSession, Continuation
+from voxroom.agent.session import AgentSession
 from voxroom.audit.log import SessionEventLog, Subscriber
 from voxroom.config import VoxroomConfig
 from voxroom.ids import new_id

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from voxroom.agent.session import Continuation, HistoryLine
+from voxroom.agent.continuation import Continuation, HistoryLine
 from voxroom.audit.log import SessionEventLog
 from voxroom.audit.parts import recover_lost_part
 from voxroom.audit.records import StoredEvent
