@@ -61,6 +61,9 @@ HUMS = [
     "Remember that.",
     "M.M.M. Hm.",
     "Aha.",
+    "ha ha ha ha ha ha ha ha ha ha",  # Piper's "uh huh", bench turns 2026-12-06 02:20
+    "Haha!",  # a listener laughing along is not asking for the floor either
+    "Heh.",
     "",
 ]
 

@@ -15,11 +15,12 @@ TRAILING_WORDS = frozenset(
     "to of in on at for with from by about into like as "
     "um uh er erm hmm well which who whose where what how is are was were".split()
 )
-# Acknowledgements and fillers, including how Whisper writes hummed ones ("M.M.", "Uh uh";
-# Piper's "mm hmm" came back as "Remember." in 4 of 48 renditions, "Amen, though." in 1).
+# Acknowledgements, fillers and laughter, including how Whisper writes hummed ones ("M.M.",
+# "Uh uh"; Piper's "mm hmm" came back as "Remember." in 4 of 48 renditions, "Amen, though."
+# in 1, and its "uh huh" once as "ha ha ha …").
 BACKCHANNELS = frozenset(
     "m mm mmm mhm mmhmm mm-hmm mm-hm hm hmm uh um uh-huh uhhuh uh-uh aha yeah yep yes ok okay "
-    "right sure i see got it oh ah wow nice cool great remember amen".split()
+    "right sure i see got it oh ah wow nice cool great remember amen ha haha hah heh hehe".split()
 )
 # Verbs that need what comes after them: "I would like …", "can you tell me …", "I need …".
 # Only after a subject, a modal or "to" (the verb is then the head of the clause and its
