@@ -214,3 +214,20 @@ def test_tool_rounds_stay_with_their_turn_and_the_window_never_starts_inside_one
     assert ChatContext("Be nice.", [], history_messages=0).messages_for(
         UserTurn(1, "Hi.", "chat")
     ) == [ChatMessage("system", "Be nice."), ChatMessage("user", "Hi.")]
+
+
+def test_a_reply_to_the_same_question_asked_before_is_no_earlier_reply_to_avoid() -> None:
+    # Asked again (not heard, forgotten), the same answer is right: the check against
+    # repeats must not make the model write it again.
+    context = ChatContext("Be nice.", [])
+    context.add_user(1, "What is the capital of France?")
+    context.add_reply(1, "Paris.", interrupted=False)
+    context.add_user(2, "How many legs does a spider have?")
+    context.add_reply(2, "Eight.", interrupted=False)
+
+    again = UserTurn(3, "what is the capital of france", "voice")
+    other = UserTurn(3, "What is the capital of Spain?", "voice")
+
+    assert context.replies(again) == ["Eight."]
+    assert context.replies(other) == ["Paris.", "Eight."]
+    assert context.replies() == ["Paris.", "Eight."]

@@ -127,6 +127,21 @@ async def test_chat_turn_is_sent_to_the_llm_with_instructions_and_recorded(
     ]
 
 
+async def test_the_same_answer_to_a_question_asked_again_is_not_written_twice(
+    make_rig: MakeRig,
+) -> None:
+    rig = await make_rig(llm=FakeLLM(default="Paris."))
+
+    for turn_id, text in enumerate(["Capital of France?", "capital of France", "Best food?"], 1):
+        rig.chat(text)
+        await rig.agent_final(turn_id=turn_id)
+        await rig.idle()
+
+    # Asked again, "Paris." stands at once; after another question it is a repeat the
+    # check has the model write again (it stands then, being short and the same).
+    assert [len(r.messages) for r in rig.llm.requests] == [2, 4, 6, 2]
+
+
 async def test_agent_hook_context_reaches_the_llm_for_that_turn_only(make_rig: MakeRig) -> None:
     class Helpful(FakeAgent):
         async def on_user_turn(self, turn: UserTurn) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from voxroom.agent.words import normalize
 from voxroom.media.vision import user_content
 from voxroom.providers.base import ChatMessage, ToolCall
 from voxroom.transport.base import ParticipantInfo
@@ -149,12 +150,18 @@ class ChatContext:
         self._history_start = start
         return earlier[start:]
 
-    def replies(self) -> list[str]:
-        """Everything the agent said in the session, as heard, oldest first."""
+    def replies(self, asked_again: UserTurn | None = None) -> list[str]:
+        """Everything the agent said in the session, as heard, oldest first; for a turn
+        `asked_again`, without the replies to earlier turns of the same words (a user who
+        asks again, not having heard or having forgotten, may get the same answer)."""
+        asked = {e.turn_id: e.message.text for e in self._entries if e.message.role == "user"}
+        same = normalize(asked_again.text) if asked_again is not None else None
         return [
             e.message.text
             for e in self._entries
-            if e.message.role == "assistant" and not e.message.tool_calls
+            if e.message.role == "assistant"
+            and not e.message.tool_calls
+            and (same is None or normalize(asked.get(e.turn_id, "")) != same)
         ]
 
     def user_words(self, turn: UserTurn) -> str:

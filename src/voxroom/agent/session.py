@@ -409,7 +409,7 @@ class AgentSession:
             )
             facts = ReplyFacts(
                 self.context.user_words(turn),
-                tuple(self.context.replies()),
+                tuple(self.context.replies(asked_again=turn)),
                 " ".join(turn.context),
                 tuple(self.context.messages_for(turn, history=False)),
             )
