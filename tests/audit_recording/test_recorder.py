@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable
@@ -208,3 +209,17 @@ async def test_a_failing_disk_never_breaks_the_observers(tmp_path: Path) -> None
     )  # observers keep working; the writer logs its error once
     with pytest.raises(OSError):
         await recorder.close()
+
+
+async def test_the_last_words_reach_the_disk_when_the_audio_stops(tmp_path: Path) -> None:
+    """No chunk comes after a short answer to place and flush it; a process killed in the
+    quiet that follows must still leave it on disk (the fleet's killed-worker test)."""
+    recorder = SessionRecorder(tmp_path / "session")  # the real clock: timers matter here
+    answer = np.full(round(0.3 * RATE), 4000, dtype=np.int16)
+    recorder.outbound(answer, RATE)
+
+    await asyncio.sleep(1.5)  # quiet: nothing else observed, nothing flushed by hand
+
+    on_disk = read_wav(tmp_path / "session" / "agent.wav")[0][:, 0]
+    assert np.count_nonzero(on_disk == 4000) >= answer.size * 0.9
+    await recorder.close()

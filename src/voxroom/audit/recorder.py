@@ -160,6 +160,8 @@ class SessionRecorder:
         self._last_flush = self._clock()
         self._stopped = False  # closed, or failed: observers cannot be removed, so they no-op
         self._final: Future[Files] | None = None
+        self._last_observed = self._last_flush
+        self._settle_timer: asyncio.TimerHandle | None = None
         self._submit(self._disk.open)
 
     def inbound(self, identity: str, samples: np.ndarray, sample_rate: int) -> None:
@@ -181,6 +183,8 @@ class SessionRecorder:
         the loop only awaits). Idempotent. Raises the writer's error if writing failed."""
         if self._final is None:
             self._stopped = True
+            if self._settle_timer is not None:
+                self._settle_timer.cancel()
             self._final = self._finish()
         return self._recording(await asyncio.wrap_future(self._final))
 
@@ -208,7 +212,37 @@ class SessionRecorder:
             if now - self._last_flush >= self._config.flush_interval:
                 self._flush_blocks()
                 self._last_flush = now
+            self._last_observed = now
+            if self._settle_timer is None:
+                self._settle_after(self._quiet_wait())
         except Exception:  # a recording bug must not break the call: stop recording only
+            log.exception("session recording stopped")
+            self._stopped = True
+
+    def _quiet_wait(self) -> float:
+        return self._config.alignment.lookahead + self._config.flush_interval
+
+    def _settle_after(self, delay: float) -> None:
+        self._settle_timer = asyncio.get_running_loop().call_later(delay, self._settle)
+
+    def _settle(self) -> None:
+        """When the audio stops (a short answer ends, everyone goes quiet), no chunk comes to
+        place the last ones and flush them; this does, once the audio has been quiet for a
+        lookahead and a flush interval, so a process killed in the quiet keeps them. Found
+        by the fleet's killed-worker test: a 0.5 s answer could sit in memory until the next
+        sound, and none was on disk."""
+        self._settle_timer = None
+        if self._stopped:
+            return
+        try:
+            now = self._clock()
+            if (quiet := now - self._last_observed) < self._quiet_wait():
+                self._settle_after(self._quiet_wait() - quiet)  # audio still flows: later
+                return
+            self._commit_due(now)
+            self._flush_blocks()
+            self._last_flush = now
+        except Exception:
             log.exception("session recording stopped")
             self._stopped = True
 
