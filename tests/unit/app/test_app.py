@@ -8,98 +8,19 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from unittest import mock
 
-import aiohttp
-import aioice.ice
-import aiortc.rtcrtpreceiver
-import aiortc.rtcrtpsender
 import pytest
-from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from aiohttp.test_utils import TestClient
 
 from voxroom.client import VoxroomClient
-from voxroom.config import IceServer, ServerConfig, TransportConfig, VoxroomConfig
+from voxroom.config import IceServer
 from voxroom.server import sessions
-from voxroom.server.app import AUTHORITY, REGISTRY, create_app, create_token
-from voxroom.server.auth import SESSION_SCOPE, TokenAuthority
+from voxroom.server.app import AUTHORITY, REGISTRY
+from voxroom.server.auth import SESSION_SCOPE
 from voxroom.server.sessions import SessionLimitReached
-from voxroom.transport.webrtc import tuning
 
-from .fakes import FakeAgent, FakeLLM, FakeTTS, eventually, fake_models
-
-SECRET = "app-test-secret-0123456789abcdefghij"
-REPLY = "Hello from the fake agent. Nice to meet you."
-
-
-def make_config(**server: Any) -> VoxroomConfig:
-    config = VoxroomConfig(
-        server=ServerConfig(**server),
-        transport=TransportConfig(ice_addresses=["127.0.0.1"]),  # keep create_app on loopback
-    )
-    config.audit.enabled = False  # the audit store has its own tests
-    return config
-
-
-MakeClient = Callable[..., Any]
-
-
-@pytest.fixture(autouse=True)
-def undo_process_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
-    """create_app() patches aiortc/aioice process-wide: put everything back afterwards."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", aioice.ice.get_host_addresses)
-    monkeypatch.setattr(aiortc.rtcrtpreceiver, "JitterBuffer", aiortc.rtcrtpreceiver.JitterBuffer)
-    rtp = aiortc.rtcrtpsender.rtp
-    monkeypatch.setattr(rtp, "compute_audio_level_dbov", rtp.compute_audio_level_dbov)
-    monkeypatch.setitem(tuning._settings, "prefetch", tuning._settings["prefetch"])
-
-
-@pytest.fixture(autouse=True)
-def quick_session_end(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sessions made from a stored offer never connect, and ending those waits END_TIMEOUT_S
-    (see test_ending_a_session_whose_peer_never_connected_is_prompt): keep the suite fast."""
-    if "never_connected" not in request.node.name:
-        monkeypatch.setattr(sessions, "END_TIMEOUT_S", 0.2)
-
-
-@pytest.fixture
-async def make_client() -> AsyncIterator[MakeClient]:
-    clients: list[TestClient] = []
-
-    async def make(config: VoxroomConfig | None = None) -> TestClient:
-        models = fake_models(llm=FakeLLM(default=REPLY), tts=FakeTTS(chunks=2, chunk_s=0.1))
-        app = create_app(config or make_config(), models, FakeAgent, TokenAuthority(SECRET))
-        client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
-
-
-@pytest.fixture
-async def client(make_client: MakeClient) -> TestClient:
-    return await make_client()
-
-
-def token(scopes: list[str] | None = None, ttl_s: int = 600, secret: str = SECRET) -> str:
-    return TokenAuthority(secret).issue("tester", scopes or [SESSION_SCOPE], ttl_s)[0]
-
-
-def auth(value: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value or token()}"}
-
-
-def sdp_headers(value: str | None = None) -> dict[str, str]:
-    return {**auth(value), "Content-Type": "application/sdp"}
-
-
-async def error_of(response: aiohttp.ClientResponse) -> str:
-    assert response.content_type == "application/json"
-    body = await response.json()
-    assert set(body) == {"error"}
-    return str(body["error"])
+from ..fakes import FakeAgent, eventually, fake_models
+from .rig import REPLY, MakeClient, auth, error_of, make_config, sdp_headers, token
 
 
 # --- POST /api/v1/sessions: refusals -----------------------------------------------------
@@ -251,80 +172,6 @@ async def test_delete_without_token_is_401(client: TestClient) -> None:
     response = await client.delete("/api/v1/sessions/whatever")
 
     assert response.status == 401
-
-
-# --- tokens ------------------------------------------------------------------------------
-async def test_token_endpoint_issues_a_session_token_on_loopback_in_dev_mode(
-    client: TestClient,
-) -> None:
-    response = await client.post("/api/v1/tokens", json={"identity": "alice"})
-
-    assert response.status == 200
-    body = await response.json()
-    assert set(body) == {"token", "expires_at"}
-    claims = TokenAuthority(SECRET).verify(f"Bearer {body['token']}", SESSION_SCOPE)
-    assert claims.identity == "alice"
-    assert claims.expires_at == body["expires_at"]
-    assert abs(body["expires_at"] - (time.time() + 3600)) < 5
-
-
-async def test_token_endpoint_defaults_and_truncates_the_identity(client: TestClient) -> None:
-    plain = await (await client.post("/api/v1/tokens")).json()
-    long = await (await client.post("/api/v1/tokens", json={"identity": "x" * 100})).json()
-
-    verify = TokenAuthority(SECRET).verify
-    assert verify(f"Bearer {plain['token']}", SESSION_SCOPE).identity == "playground"
-    assert verify(f"Bearer {long['token']}", SESSION_SCOPE).identity == "x" * 64
-
-
-async def test_token_endpoint_rejects_a_non_json_body(client: TestClient) -> None:
-    response = await client.post(
-        "/api/v1/tokens", data=b"identity=alice", headers={"Content-Type": "text/plain"}
-    )
-
-    assert response.status == 400
-    assert await error_of(response) == "body must be JSON"
-
-
-async def test_token_endpoint_is_403_outside_dev_mode(make_client: MakeClient) -> None:
-    production = await make_client(make_config(dev_mode=False))
-
-    response = await production.post("/api/v1/tokens", json={})
-
-    assert response.status == 403
-    assert "dev mode" in await error_of(response)
-
-
-def mocked_token_request(peer: tuple[Any, ...], headers: dict[str, str] | None = None):
-    app = create_app(make_config(), fake_models(), FakeAgent, TokenAuthority(SECRET))
-    transport = mock.Mock()
-    transport.get_extra_info.side_effect = lambda name, default=None: (
-        peer if name == "peername" else default
-    )
-    return make_mocked_request(
-        "POST", "/api/v1/tokens", headers=headers, app=app, transport=transport
-    )
-
-
-@pytest.mark.parametrize("peer", [("10.0.0.5", 40000), ("192.168.1.20", 40000)])
-async def test_token_endpoint_is_403_for_remote_clients(peer: tuple[Any, ...]) -> None:
-    request = mocked_token_request(peer, headers={"X-Forwarded-For": "127.0.0.1"})
-
-    response = await create_token(request)
-
-    assert response.status == 403
-
-
-async def test_token_endpoint_accepts_ipv6_loopback() -> None:
-    response = await create_token(mocked_token_request(("::1", 40000, 0, 0)))
-
-    assert response.status == 200
-
-
-async def test_token_endpoint_accepts_ipv4_mapped_loopback() -> None:
-    response = await create_token(mocked_token_request(("::ffff:127.0.0.1", 40000, 0, 0)))
-
-    assert response.status == 200
 
 
 # --- small GET endpoints -----------------------------------------------------------------
