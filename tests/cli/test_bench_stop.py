@@ -15,12 +15,22 @@ import pytest
 pytestmark = pytest.mark.timeout(180)
 
 
-def _children(pid: int) -> list[int]:
+def _servers(pid: int) -> list[int]:
+    """The `voxroom dev` servers among the bench's children (it also runs espeak-ng and
+    sox for its questions, which come and go)."""
     found: list[int] = []
     for task in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{task}/children") as f:
             found += [int(child) for child in f.read().split()]
-    return found
+    return [child for child in found if "--port" in _arguments(child)]
+
+
+def _arguments(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode().split("\0")
+    except FileNotFoundError:  # gone already
+        return []
 
 
 def _alive(pid: int) -> bool:
@@ -32,8 +42,7 @@ def _alive(pid: int) -> bool:
 
 
 def _healthy(server: int) -> bool:
-    with open(f"/proc/{server}/cmdline", "rb") as f:
-        args = f.read().decode().split("\0")
+    args = _arguments(server)
     port = args[args.index("--port") + 1]
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1):
@@ -57,7 +66,7 @@ def test_sigterm_stops_the_bench_and_the_server_it_started(when: str) -> None:
         deadline = time.monotonic() + 60
         while not servers and time.monotonic() < deadline and bench.poll() is None:
             time.sleep(0.2)
-            servers = _children(bench.pid)
+            servers = _servers(bench.pid)
         assert servers, "the bench started no server"
         if when == "running":
             while not _healthy(servers[0]) and time.monotonic() < deadline + 60:

@@ -5,6 +5,7 @@ namespace (Janus runs ICE on the veth carrying 127.0.0.2, as in tests/rooms)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -127,6 +128,24 @@ def answered(message: dict[str, Any]) -> bool:
         and message["final"]
         and bool(message["text"])
     )
+
+
+async def ask_again_until_answered(
+    client: RoomClient, text: str, tries: int = 3, each_s: float = 30.0
+) -> None:
+    """Chat to an agent that has just come back to the room (another worker's), and ask
+    again if no answer comes. Janus relays a participant's data only to subscribers whose
+    channel is open, and the returning agent's subscription to us can come up after its
+    feed reached us: a chat sent in that moment is lost (docs/protocol.md: from the agent's
+    `participant` `joined` on, messages reach it), as the fleet tests found under load. A
+    person would ask again; the continued session must still answer."""
+    for _ in range(tries):
+        after = time.monotonic()
+        client.send({"type": "chat", "text": text})
+        with contextlib.suppress(TimeoutError):
+            await client.wait_for(answered, each_s, after=after)
+            return
+    raise TimeoutError(f"no answer to {text!r} in {tries} tries")
 
 
 async def wait_until(predicate: Any, timeout: float, step: float = 0.05) -> float:

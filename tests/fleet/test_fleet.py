@@ -19,6 +19,7 @@ from tests.fleet.conftest import (
     DRAIN_TIMEOUT_S,
     FleetApi,
     answered,
+    ask_again_until_answered,
     kill,
     live_workers,
     wait_until,
@@ -77,9 +78,7 @@ async def test_a_killed_workers_room_goes_on_elsewhere_as_one_session(api: Fleet
         kill(owner)
         await wait_until(lambda: _async(len(alice.agent_joins) >= 2), 10)
         assert alice.agent_joins[-1] - killed_at < 5.0  # the agent is back in the room
-        after = time.monotonic()
-        alice.send({"type": "chat", "text": "Nova, are you still there?"})
-        await alice.wait_for(answered, 60, after=after)
+        await ask_again_until_answered(alice, "Nova, are you still there?")
         moved = await api.room(room["id"])
         assert moved is not None
         assert moved["session_id"] == room["session_id"] and moved["worker"] != owner.name
@@ -121,12 +120,12 @@ async def test_a_drained_worker_hands_its_rooms_over_and_loses_none(api: FleetAp
         for room, person in zip(rooms, people, strict=True):
             now = await api.room(room["id"])
             assert now is not None and now["status"] == "live", room  # no room lost
-            assert now["worker"] != target.name
-            if room in on_target:  # the new worker's agent joins once it has the job
+            if room in on_target:  # another worker takes the job, then its agent joins
+                await wait_until(lambda r=room: _moved_off(api, r["id"], target.name), 30)
                 await wait_until(lambda p=person: _async(len(p.agent_joins) >= 2), 30)
-        after = time.monotonic()
-        people[0].send({"type": "chat", "text": "Nova, say hello."})
-        await people[0].wait_for(answered, 60, after=after)
+            else:
+                assert now["worker"] != target.name
+        await ask_again_until_answered(people[0], "Nova, say hello.")
     finally:
         for person in people:
             await person.leave()
@@ -189,6 +188,11 @@ async def test_one_audit_store_for_the_whole_fleet(api: FleetApi) -> None:
             return all(s is not None and s.ended_at is not None for s in summaries)
 
         await wait_until(all_ended, 10)
+
+
+async def _moved_off(api: FleetApi, room_id: str, worker: str) -> bool:
+    room = await api.room(room_id)
+    return room is not None and room["status"] == "live" and room["worker"] != worker
 
 
 async def _async(value: bool) -> bool:
