@@ -6,8 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
+import aioice.ice
+import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
+
+from voxroom.transport.webrtc import tuning
 
 from .session_rig import MakeRig, rig_factory
 
@@ -43,3 +48,14 @@ async def make_rig() -> AsyncIterator[MakeRig]:
     """Builds AgentSessions over fakes (see session_rig.Rig); ends them after the test."""
     async for make in rig_factory():
         yield make
+
+
+@pytest.fixture
+def undo_process_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """create_app() patches aiortc/aioice process-wide: put everything back afterwards
+    (`pytestmark = pytest.mark.usefixtures("undo_process_tuning")` where apps are made)."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", aioice.ice.get_host_addresses)
+    monkeypatch.setattr(aiortc.rtcrtpreceiver, "JitterBuffer", aiortc.rtcrtpreceiver.JitterBuffer)
+    rtp = aiortc.rtcrtpsender.rtp
+    monkeypatch.setattr(rtp, "compute_audio_level_dbov", rtp.compute_audio_level_dbov)
+    monkeypatch.setitem(tuning._settings, "prefetch", tuning._settings["prefetch"])

@@ -9,9 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from unittest import mock
 
-import aioice.ice
-import aiortc.rtcrtpreceiver
-import aiortc.rtcrtpsender
 import pytest
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
@@ -20,7 +17,6 @@ from voxroom.server import memory_report
 from voxroom.server.app import create_app
 from voxroom.server.auth import TokenAuthority
 from voxroom.server.memory import parse_malloc_info
-from voxroom.transport.webrtc import tuning
 
 from .fakes import FakeAgent, fake_models
 
@@ -56,6 +52,8 @@ MALLOC_INFO = """<malloc version="1">
 </malloc>
 """
 
+pytestmark = pytest.mark.usefixtures("undo_process_tuning")
+
 
 def test_malloc_info_totals_are_the_process_wide_ones() -> None:
     stats = parse_malloc_info(MALLOC_INFO)
@@ -65,16 +63,6 @@ def test_malloc_info_totals_are_the_process_wide_ones() -> None:
     assert stats.free_bytes == 5064
     assert (stats.mmap_bytes, stats.mmap_count) == (900000, 3)
     assert stats.in_use_bytes == 300000 - 5064
-
-
-@pytest.fixture(autouse=True)
-def undo_process_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
-    """create_app() patches aiortc/aioice process-wide: put everything back afterwards."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", aioice.ice.get_host_addresses)
-    monkeypatch.setattr(aiortc.rtcrtpreceiver, "JitterBuffer", aiortc.rtcrtpreceiver.JitterBuffer)
-    rtp = aiortc.rtcrtpsender.rtp
-    monkeypatch.setattr(rtp, "compute_audio_level_dbov", rtp.compute_audio_level_dbov)
-    monkeypatch.setitem(tuning._settings, "prefetch", tuning._settings["prefetch"])
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aioice.ice
-import aiortc.rtcrtpreceiver
-import aiortc.rtcrtpsender
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -15,20 +12,9 @@ from voxroom.config import VoxroomConfig
 from voxroom.server import sessions
 from voxroom.server.app import create_app
 from voxroom.server.auth import TokenAuthority
-from voxroom.transport.webrtc import tuning
 
 from ..fakes import FakeAgent, FakeLLM, FakeTTS, fake_models
 from .rig import REPLY, SECRET, MakeClient, make_config
-
-
-@pytest.fixture(autouse=True)
-def undo_process_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
-    """create_app() patches aiortc/aioice process-wide: put everything back afterwards."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", aioice.ice.get_host_addresses)
-    monkeypatch.setattr(aiortc.rtcrtpreceiver, "JitterBuffer", aiortc.rtcrtpreceiver.JitterBuffer)
-    rtp = aiortc.rtcrtpsender.rtp
-    monkeypatch.setattr(rtp, "compute_audio_level_dbov", rtp.compute_audio_level_dbov)
-    monkeypatch.setitem(tuning._settings, "prefetch", tuning._settings["prefetch"])
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,8 @@ from voxroom.server.sessions import SessionLimitReached
 from ..fakes import FakeAgent, eventually, fake_models
 from .rig import REPLY, MakeClient, auth, error_of, make_config, sdp_headers, token
 
+pytestmark = pytest.mark.usefixtures("undo_process_tuning")
+
 
 # --- POST /api/v1/sessions: refusals -----------------------------------------------------
 async def test_session_without_token_is_401(client: TestClient, offer_sdp: str) -> None:

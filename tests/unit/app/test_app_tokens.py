@@ -16,6 +16,8 @@ from voxroom.server.auth import SESSION_SCOPE, TokenAuthority
 from ..fakes import FakeAgent, fake_models
 from .rig import SECRET, MakeClient, error_of, make_config
 
+pytestmark = pytest.mark.usefixtures("undo_process_tuning")
+
 
 # --- tokens ------------------------------------------------------------------------------
 async def test_token_endpoint_issues_a_session_token_on_loopback_in_dev_mode(
