@@ -62,13 +62,14 @@ class RoomClient(CallClient):
         self.heard: dict[str, ReceivedAudio] = {}  # other people's voices, by identity
         self.present: dict[int, dict[str, Any]] = {}  # publishers (feed id → their display)
         self.agent_feed = asyncio.Event()
-        # When each agent feed came up here (monotonic): a fleet's agent that moves to another
-        # worker leaves and joins again as a new feed.
+        # When each agent feed came up here (monotonic; its messages reach us from then on): a
+        # fleet's agent that moves to another worker leaves and joins again as a new feed.
         self.agent_joins: list[float] = []
         # RTP of the agent's voice per subscription: pc id → (packets received, lost), as
         # last sampled (`sample_agent_rtp`; a subscription that ended keeps its last figures).
         self.agent_rtp: dict[int, tuple[int, int]] = {}
         self._agent_pcs: list[RTCPeerConnection] = []
+        self._agent_channels: list[RTCDataChannel] = []  # ours, on each agent subscription
         self._connection: JanusConnection | None = None
         self._session: JanusSession | None = None
         self._publisher: VideoRoomPublisher | None = None
@@ -83,9 +84,9 @@ class RoomClient(CallClient):
         return self.base_url.replace("http", "ws", 1) + "/api/v1/janus"
 
     async def join(self, timeout: float = 15.0) -> Joined:
-        """Join and publish; returns once we hear the agent (its feed is subscribed: its
-        captions flow) and the agent hears us (the room API lists us: our messages and voice
-        reach it)."""
+        """Join and publish; returns once we hear the agent (our channel on its feed is open:
+        its captions reach us) and the agent hears us (the room API lists us: our messages
+        and voice reach it)."""
         connection = self._connection = await JanusConnection.connect(self.gateway_url, self.token)
         self._session = await connection.create_session()
         publisher = self._publisher = VideoRoomPublisher(await self._session.attach())
@@ -186,17 +187,35 @@ class RoomClient(CallClient):
             if is_agent:
                 channel.on("message", self._record_message)
 
-        if offer.has_data:  # Janus relays a publisher's data only once we opened a channel
+        # The agent's feed is up once its messages reach us: Janus relays a publisher's data
+        # only once we opened a channel (a feed without data: once connected).
+        up = asyncio.Event()
+        if offer.has_data:
             ours = pc.createDataChannel(DATA_CHANNEL_LABEL)
+            ours.on("open", up.set)
             if is_agent:
                 ours.on("message", self._record_message)
+                self._agent_channels.append(ours)
+        else:
+
+            @pc.on("connectionstatechange")
+            def on_state() -> None:
+                if pc.connectionState == "connected":
+                    up.set()
+
         await pc.setRemoteDescription(RTCSessionDescription(offer.offer_sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         await subscriber.start(pc.localDescription.sdp)
         if is_agent:
-            self.agent_joins.append(time.monotonic())
             self._agent_pcs.append(pc)
+            await up.wait()  # `join` bounds the wait
+            self.agent_joins.append(time.monotonic())
             self.agent_feed.set()
+
+    @property
+    def hears_agent(self) -> bool:
+        """The agent's messages reach us: our channel on its latest feed is open."""
+        return bool(self._agent_channels) and self._agent_channels[-1].readyState == "open"
 
     async def sample_agent_rtp(self) -> None:
         """Update `agent_rtp` from each agent subscription's inbound audio statistics."""
