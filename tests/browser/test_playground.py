@@ -184,7 +184,16 @@ def transcribe(audio: np.ndarray) -> str:
 
     model_dir = ModelCache(ModelsConfig().cache_dir).resolve_stt("whisper-base")
     model = WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=2)
-    segments, _ = model.transcribe(audio, language="en", beam_size=5, vad_filter=False)
+    # A neutral context: alone, a one-word answer is a coin toss for Whisper base ("Berlin."
+    # through Opus and the browser came back "For when?" in 2 of 5 runs on 2026-12-06; with
+    # this prompt, "Berlin." in every one of those recordings).
+    segments, _ = model.transcribe(
+        audio,
+        language="en",
+        beam_size=5,
+        vad_filter=False,
+        initial_prompt="A voice assistant answers a question.",
+    )
     return " ".join(segment.text.strip() for segment in segments)
 
 
