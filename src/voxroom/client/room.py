@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from voxroom.client.base import CallClient, ReceivedAudio
 from voxroom.config import TransportConfig
 from voxroom.transport.janus.api import JanusConnection, JanusSession
+from voxroom.transport.janus.subscription import open_messages
 from voxroom.transport.janus.videoroom import (
     FeedStream,
     Joined,
@@ -187,22 +188,10 @@ class RoomClient(CallClient):
             if is_agent:
                 channel.on("message", self._record_message)
 
-        # The agent's feed is up once its messages reach us: Janus relays a publisher's data
-        # only once we opened a channel (a feed without data: once connected).
-        up = asyncio.Event()
-        if offer.has_data:
-            ours = pc.createDataChannel(DATA_CHANNEL_LABEL)
-            ours.on("open", up.set)
-            if is_agent:
-                ours.on("message", self._record_message)
-                self._agent_channels.append(ours)
-        else:
-
-            @pc.on("connectionstatechange")
-            def on_state() -> None:
-                if pc.connectionState == "connected":
-                    up.set()
-
+        # The agent's feed is up once its messages reach us (`open_messages`).
+        ours, up = open_messages(pc, offer.has_data, self._record_message if is_agent else None)
+        if is_agent and ours is not None:
+            self._agent_channels.append(ours)
         await pc.setRemoteDescription(RTCSessionDescription(offer.offer_sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         await subscriber.start(pc.localDescription.sdp)

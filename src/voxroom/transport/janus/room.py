@@ -41,6 +41,7 @@ from voxroom.transport.base import (
 )
 from voxroom.transport.janus.api import JanusConnection, JanusSession
 from voxroom.transport.janus.errors import JanusConnectionLost, JanusError
+from voxroom.transport.janus.subscription import open_messages
 from voxroom.transport.janus.videoroom import (
     NO_SUCH_FEED,
     FeedStream,
@@ -331,20 +332,7 @@ class JanusRoomTransport(Transport):
             def on_datachannel(channel: RTCDataChannel) -> None:
                 channel.on("message", lambda raw: self._received(identity, raw))
 
-            # Up means: their messages can reach us (the channel is open), or, for a feed
-            # without data, the connection is.
-            up = asyncio.Event()
-            if offer.has_data:  # Janus relays a publisher's data only once we opened a channel
-                ours = pc.createDataChannel(DATA_CHANNEL_LABEL)
-                ours.on("message", lambda raw: self._received(identity, raw))
-                ours.on("open", up.set)
-            else:
-
-                @pc.on("connectionstatechange")
-                def on_state() -> None:
-                    if pc.connectionState == "connected":
-                        up.set()
-
+            _, up = open_messages(pc, offer.has_data, lambda raw: self._received(identity, raw))
             await pc.setRemoteDescription(RTCSessionDescription(offer.offer_sdp, "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
             await subscriber.start(pc.localDescription.sdp)
