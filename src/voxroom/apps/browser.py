@@ -80,7 +80,7 @@ class BrowserAgent(Agent):
         await super().on_enter()
 
     async def on_participant_joined(self, participant: ParticipantInfo) -> None:
-        if self.home:  # else everyone hears it once the browser is up
+        if self.home:  # else they get it once the browser is up
             self.session.send(self._hello(), to=[participant.identity])
 
     def _hello(self) -> dict[str, Any]:
@@ -154,7 +154,10 @@ class BrowserAgent(Agent):
             await self.live.start(self.browser.context, self.browser.page)
         await self.browser.goto(home)
         self.home = home
-        self.session.send(self._hello())
+        # To each person in the call, as to those who join later: the room's direct channel
+        # is open before they publish, where a broadcast on the agent's feed is lost for
+        # someone whose channel to it is still opening (a room test missed it this way).
+        self.session.send(self._hello(), to=sorted(self.session.speakers))
         # Load the embedding model now, not at the first step.
         await self._ranker.rank(home, (await self.browser.observe()).elements)
         return home

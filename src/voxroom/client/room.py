@@ -88,6 +88,10 @@ class RoomClient(CallClient):
         """Join and publish; returns once we hear the agent (our channel on its feed is open:
         its captions reach us) and the agent hears us (the room API lists us: our messages
         and voice reach it)."""
+        # Messages for us alone (a hello sent when the agent sees us) come over this socket:
+        # open it before we publish, as the page does, so none is sent before it is there.
+        async with asyncio.timeout(timeout):
+            await self._open_direct()
         connection = self._connection = await JanusConnection.connect(self.gateway_url, self.token)
         self._session = await connection.create_session()
         publisher = self._publisher = VideoRoomPublisher(await self._session.attach())
@@ -107,7 +111,6 @@ class RoomClient(CallClient):
             self._follow(joined, feed)
         self._spawn(self._follow_room(publisher, joined))
         async with asyncio.timeout(timeout):
-            await self._open_direct()
             await opened.wait()
             room = await self._heard_by_agent()
             if room.get("policy") != "silent":  # a listening agent publishes no feed
